@@ -1,0 +1,135 @@
+"""drzjax configs: `get_config(arg)` with named variants tiny | base | medium | large.
+
+  python -m drzjax.main --config=configs/base.py              # base (CPU-trainable default)
+  python -m drzjax.main --config=configs/base.py:tiny         # tests / smoke runs
+  python -m drzjax.main --config=configs/base.py:medium --config.train.steps=100000
+
+Every field is read somewhere; an override of a key that is not here is an error.
+"""
+import ml_collections
+
+
+def get_config(arg=None):
+  variant = arg or "base"
+  if variant not in ("tiny", "base", "medium", "large"):
+    raise ValueError(f"unknown config variant {variant!r}: choose tiny, base, medium or large")
+  c = ml_collections.ConfigDict()
+  c.variant = variant
+  c.seed = 0
+
+  # Speaker bank. An empty path means the embedded default: espeak-ng voices synthesised into
+  # cache_dir the first time they are needed.
+  c.bank = ml_collections.ConfigDict()
+  c.bank.path = ""
+  c.bank.cache_dir = "~/.cache/drzjax"
+  c.bank.tts_speakers = 240
+  c.bank.tts_utterances = 6          # utterances per synthetic speaker
+  c.bank.val_fraction = 0.1          # of speakers; train/val/test never share a speaker
+  c.bank.test_fraction = 0.1
+
+  # Mixture synthesis (DESIGN.md §5). Times in seconds.
+  c.data = ml_collections.ConfigDict()
+  c.data.sample_rate = 16000
+  c.data.min_secs = 8.0
+  c.data.max_secs = 15.0
+  c.data.num_speakers = 3            # mixtures have 2 .. num_speakers speakers
+  c.data.speaker_weights = ""        # e.g. "1,1" = P(2 spk)=P(3 spk); "" = uniform
+  c.data.silence_max = 1.0           # gap before a turn is drawn from [-interrupt_max, silence_max]
+  c.data.interrupt_max = 0.5
+  c.data.max_turn_secs = 6.0
+  c.data.gain_db = 6.0               # per-speaker gain drawn from [-gain_db, gain_db]
+  c.data.noise_prob = 0.5
+  c.data.snr_min = 10.0
+  c.data.snr_max = 40.0
+  c.data.speed_prob = 0.2
+  c.data.speed_range = 0.1           # factor in [1 - r, 1 + r]
+  c.data.pitch_prob = 0.1
+  c.data.pitch_semitones = 2.0
+  c.data.volume_prob = 0.2           # slow sinusoidal volume
+  c.data.volume_depth = 0.5
+  c.data.workers = 0                 # grain worker processes (0 = in the training process)
+  c.data.prefetch = 4
+
+  # Token layout (DESIGN.md §2): V ids = PAD, EOS, time bins, speaker slots.
+  c.tokens = ml_collections.ConfigDict()
+  c.tokens.vocab_size = 512
+  c.tokens.speaker_slots = 8
+  c.tokens.max_label_len = 151       # 50 triplets + EOS
+
+  c.model = ml_collections.ConfigDict()
+  c.model.n_mels = 80
+  c.model.n_fft = 1024
+  c.model.hop = 256
+  c.model.d_model = 256
+  c.model.num_layers = 6
+  c.model.num_heads = 4
+  c.model.mlp_ratio = 4
+  c.model.dropout = 0.0
+  c.model.use_bias = True
+  c.model.attention = "causal"       # "causal" (nanodrz) or "prefix" (bidirectional over audio)
+  c.model.use_time_pos = True        # time tokens also carry a sinusoid of their time value
+  c.model.dtype = "float32"          # compute dtype; "bfloat16" on GPU/TPU (params stay float32)
+
+  c.train = ml_collections.ConfigDict()
+  c.train.steps = 20000
+  c.train.batch_size = 16            # global batch
+  c.train.grad_accum = 1             # microbatches per step (batch_size must divide)
+  c.train.lr = 3e-4
+  c.train.warmup_steps = 500
+  c.train.min_lr_ratio = 0.1
+  c.train.weight_decay = 0.01
+  c.train.b1 = 0.9
+  c.train.b2 = 0.98
+  c.train.grad_clip = 1.0
+  c.train.log_every = 10
+  c.train.checkpoint_every = 200
+  c.train.keep_checkpoints = 3
+  c.train.eval_every = 1000          # validation DER on a fixed held-out set
+  c.train.eval_size = 16
+
+  # Device mesh; -1 takes the remaining devices.
+  c.mesh = ml_collections.ConfigDict()
+  c.mesh.data = -1
+  c.mesh.fsdp = 1
+  c.mesh.tensor = 1
+
+  if variant == "tiny":
+    c.bank.tts_speakers = 30
+    c.bank.tts_utterances = 3
+    c.data.min_secs, c.data.max_secs = 4.0, 8.0
+    c.data.num_speakers = 2
+    c.data.max_turn_secs = 3.0
+    c.tokens.vocab_size = 128
+    c.tokens.speaker_slots = 4
+    c.tokens.max_label_len = 64
+    c.model.d_model, c.model.num_layers, c.model.num_heads = 64, 2, 2
+    c.train.steps = 20
+    c.train.batch_size = 8
+    c.train.warmup_steps = 5
+    c.train.lr = 1e-3
+    c.train.log_every = 5
+    c.train.checkpoint_every = 10
+    c.train.eval_every = 0
+    c.train.eval_size = 4
+  elif variant == "medium":  # nanodrz medium_mel
+    c.data.max_secs = 15.0
+    c.data.num_speakers = 3
+    c.model.d_model, c.model.num_layers, c.model.num_heads = 1536, 16, 16
+    c.model.dtype = "bfloat16"
+    c.train.batch_size = 64
+    c.train.steps = 200000
+    c.train.checkpoint_every = 1000
+    c.mesh.fsdp = -1
+    c.mesh.data = 1
+  elif variant == "large":  # pod scale
+    c.data.max_secs = 30.0
+    c.data.num_speakers = 6
+    c.tokens.max_label_len = 301
+    c.model.d_model, c.model.num_layers, c.model.num_heads = 2048, 24, 16
+    c.model.dtype = "bfloat16"
+    c.train.batch_size = 256
+    c.train.steps = 500000
+    c.train.checkpoint_every = 2000
+    c.mesh.fsdp = -1
+    c.mesh.data = 1
+  return c

@@ -1,0 +1,145 @@
+"""The label vocabulary (DESIGN.md §2): PAD, EOS, quantised time bins, speaker letters.
+
+  id 0            PAD (never predicted, ignored by the loss)
+  id 1            EOS
+  ids 2..2+T-1    time bin k = round(t / max_secs * (T - 1)); its inverse is the bin centre
+  last S ids      speaker letters A, B, C, ... in order of first appearance in the chunk
+
+A segment is (start_secs, end_secs, speaker) with any hashable speaker; encoding sorts triplets
+by (start, end, letter) and names speakers by first appearance, so one chunk has one sequence.
+"""
+import dataclasses
+import string
+
+import numpy as np
+
+PAD = 0
+EOS = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Vocab:
+  size: int = 512
+  speakers: int = 8
+  max_secs: float = 30.0
+
+  def __post_init__(self):
+    if self.num_times < 2:
+      raise ValueError(f"vocab of {self.size} ids with {self.speakers} speaker slots leaves "
+                       f"{self.num_times} time bins; need at least 2")
+
+  @classmethod
+  def from_config(cls, config):
+    return cls(config.tokens.vocab_size, config.tokens.speaker_slots, config.data.max_secs)
+
+  @property
+  def num_times(self):
+    return self.size - 2 - self.speakers
+
+  @property
+  def first_speaker(self):
+    return self.size - self.speakers
+
+  @property
+  def bin_secs(self):
+    return self.max_secs / (self.num_times - 1)
+
+  def time_id(self, t):
+    """Seconds -> time-bin id (vectorised); times are clipped to [0, max_secs]."""
+    t = np.clip(np.asarray(t, np.float64), 0.0, self.max_secs)
+    return 2 + np.rint(t / self.bin_secs).astype(np.int32)
+
+  def time_of(self, ids):
+    """Time-bin id -> seconds at the bin centre (vectorised)."""
+    return (np.asarray(ids) - 2) * self.bin_secs
+
+  def speaker_id(self, k):
+    return self.first_speaker + np.asarray(k, np.int32)
+
+  def is_time(self, ids):
+    ids = np.asarray(ids)
+    return (ids >= 2) & (ids < self.first_speaker)
+
+  def is_speaker(self, ids):
+    ids = np.asarray(ids)
+    return (ids >= self.first_speaker) & (ids < self.size)
+
+
+def letter(k):
+  """Speaker index -> letter name: 0 -> A, 25 -> Z, 26 -> A1 ..."""
+  return string.ascii_uppercase[k % 26] + (str(k // 26) if k >= 26 else "")
+
+
+def quantisation_error(vocab):
+  """Mean absolute error (seconds) of a uniformly random time in [0, max_secs] after a round trip.
+
+  Interior bins have width w = max_secs / (T - 1) and mean error w / 4; the two edge bins are half
+  as wide, which is negligible for T in the hundreds, so the formula is w / 4.
+  """
+  return vocab.bin_secs / 4
+
+
+def canonical(segments, vocab):
+  """Quantise, order and letter a list of (start, end, speaker) segments.
+
+  Returns a list of (start_id, end_id, letter_index) sorted by (start, end, letter), with
+  letters given by first appearance. Raises ValueError if there are more speakers than slots.
+  Segments of zero quantised length are kept (end bin == start bin is a valid triplet).
+  """
+  if not segments:
+    return []
+  segs = sorted(segments, key=lambda s: (float(s[0]), float(s[1])))
+  starts = vocab.time_id([s[0] for s in segs])
+  ends = np.maximum(vocab.time_id([s[1] for s in segs]), starts)
+  names = {}
+  for s in segs:
+    names.setdefault(s[2], len(names))
+  if len(names) > vocab.speakers:
+    raise ValueError(f"{len(names)} speakers in one chunk, but only {vocab.speakers} slots")
+  triplets = [(int(a), int(b), names[s[2]]) for a, b, s in zip(starts, ends, segs)]
+  # Order of first appearance is defined on the continuous times above; the final sort on the
+  # quantised ids keeps that order except where two speakers start in the same bin.
+  return sorted(triplets)
+
+
+def encode(segments, vocab, max_len=None):
+  """Segments -> int32 ids `s e L s e L ... EOS` (no padding unless max_len is given)."""
+  ids = []
+  for s, e, k in canonical(segments, vocab):
+    ids += [s, e, int(vocab.speaker_id(k))]
+  ids.append(EOS)
+  ids = np.asarray(ids, np.int32)
+  if max_len is not None:
+    if len(ids) > max_len:
+      raise ValueError(f"{len(ids)} label tokens do not fit max_label_len={max_len}")
+    ids = np.pad(ids, (0, max_len - len(ids)))
+  return ids
+
+
+def decode(ids, vocab):
+  """ids -> (segments [(start_s, end_s, letter_index)], dropped).
+
+  Never raises. Reads triplets until EOS or PAD; a triplet that breaks the grammar (a non-time in
+  a time slot, end before start, a non-letter in the letter slot, a letter that skips an unused
+  one) is dropped and counted; a trailing partial triplet counts as one dropped.
+  """
+  ids = [int(i) for i in np.asarray(ids).reshape(-1)]
+  try:
+    n = next(i for i, t in enumerate(ids) if t in (EOS, PAD))
+  except StopIteration:
+    n = len(ids)
+  body = ids[:n]
+  segments, dropped, used = [], 0, 0
+  for i in range(0, len(body) - 2, 3):
+    s, e, l = body[i:i + 3]
+    ok = (vocab.is_time(s) and vocab.is_time(e) and e >= s and vocab.is_speaker(l)
+          and l - vocab.first_speaker <= used)
+    if not ok:
+      dropped += 1
+      continue
+    k = l - vocab.first_speaker
+    used = max(used, k + 1)
+    segments.append((float(vocab.time_of(s)), float(vocab.time_of(e)), k))
+  if len(body) % 3:
+    dropped += 1
+  return segments, dropped
