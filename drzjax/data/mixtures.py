@@ -1,0 +1,188 @@
+"""Seeded mixture synthesis (DESIGN.md §5): a mixture is a pure function of (seed, index, config).
+
+A mixture is built turn by turn. Speakers alternate (every drawn speaker gets a turn before any
+speaks twice); the gap before a turn is drawn from [-interrupt_max, silence_max] seconds, a
+negative gap being an interruption (overlap with the previous turn). A turn is a slice of one of
+the speaker's utterances that starts at the start of a speech region and ends at the end of one,
+so labels come from voice activity, not file edges. Each speaker has a gain and may get a speed
+change, a pitch shift and a slow sinusoidal volume; noise is added at a drawn SNR. Labels are one
+(start, end, speaker) per speech region, merged where one speaker's regions touch.
+"""
+import dataclasses
+
+import librosa
+import numpy as np
+import scipy.signal
+
+REF_RMS = 0.05  # speech is normalised to this RMS (about -26 dBFS) before the per-speaker gain
+
+
+@dataclasses.dataclass(frozen=True)
+class MixConfig:
+  sample_rate: int = 16000
+  min_secs: float = 8.0
+  max_secs: float = 15.0
+  num_speakers: int = 3
+  speaker_weights: tuple = ()
+  silence_max: float = 1.0
+  interrupt_max: float = 0.5
+  max_turn_secs: float = 6.0
+  gain_db: float = 6.0
+  noise_prob: float = 0.5
+  snr_min: float = 10.0
+  snr_max: float = 40.0
+  speed_prob: float = 0.2
+  speed_range: float = 0.1
+  pitch_prob: float = 0.1
+  pitch_semitones: float = 2.0
+  volume_prob: float = 0.2
+  volume_depth: float = 0.5
+  max_segments: int = 50
+
+  @classmethod
+  def from_config(cls, config):
+    d = config.data
+    weights = tuple(float(w) for w in d.speaker_weights.split(",")) if d.speaker_weights else ()
+    if weights and len(weights) != d.num_speakers - 1:
+      raise ValueError(f"data.speaker_weights has {len(weights)} entries; need one per speaker "
+                       f"count 2..{d.num_speakers} ({d.num_speakers - 1})")
+    if d.num_speakers < 2 or d.num_speakers > config.tokens.speaker_slots:
+      raise ValueError(f"data.num_speakers={d.num_speakers} must be in 2..tokens.speaker_slots "
+                       f"({config.tokens.speaker_slots})")
+    return cls(d.sample_rate, d.min_secs, d.max_secs, d.num_speakers, weights, d.silence_max,
+               d.interrupt_max, d.max_turn_secs, d.gain_db, d.noise_prob, d.snr_min, d.snr_max,
+               d.speed_prob, d.speed_range, d.pitch_prob, d.pitch_semitones, d.volume_prob,
+               d.volume_depth, (config.tokens.max_label_len - 1) // 3)
+
+
+@dataclasses.dataclass
+class Mixture:
+  audio: np.ndarray   # (n,) float32
+  segments: list      # [(start_s, end_s, speaker_name)], sorted by start
+  speakers: list      # speaker names in the order drawn
+
+
+def rng_for(seed, index):
+  """The only source of randomness for mixture `index`: independent of every other index."""
+  return np.random.default_rng([int(seed), int(index)])
+
+
+def _turn_slice(bank, utt, rng, max_len):
+  """A slice of `utt` from a region start to a region end, at most max_len samples."""
+  regions = utt.regions
+  i = int(rng.integers(len(regions)))
+  start = int(regions[i, 0])
+  ok = np.nonzero(regions[i:, 1] - start <= max_len)[0]
+  if len(ok) == 0:  # the first region alone is too long: cut it
+    return bank.audio(utt, start, start + max_len), np.array([[0, max_len]], np.int64)
+  j = i + int(rng.choice(ok))
+  end = int(regions[j, 1])
+  return bank.audio(utt, start, end), regions[i:j + 1] - start
+
+
+def _speed(x, regions, factor):
+  """Resample so that playback is `factor` times faster (tempo and pitch, like nanodrz)."""
+  n = max(1, int(round(len(x) / factor)))
+  y = np.interp(np.arange(n) * factor, np.arange(len(x)), x).astype(np.float32)
+  return y, np.minimum(np.rint(regions / factor).astype(np.int64), n)
+
+
+def _merge(intervals):
+  out = []
+  for s, e in sorted(intervals):
+    if out and s <= out[-1][1]:
+      out[-1][1] = max(out[-1][1], e)
+    else:
+      out.append([s, e])
+  return out
+
+
+def make_mixture(bank, speakers, seed, index, cfg):
+  """Mixture `index` of the stream `seed`, drawing from `speakers` (a list of bank speakers)."""
+  if len(speakers) < 2:
+    raise ValueError(f"need at least 2 speakers to mix, the split has {len(speakers)}")
+  rng = rng_for(seed, index)
+  sr = cfg.sample_rate
+  counts = np.arange(2, cfg.num_speakers + 1)
+  counts = counts[counts <= len(speakers)]
+  p = np.asarray(cfg.speaker_weights[:len(counts)], np.float64) if cfg.speaker_weights else None
+  n_spk = int(rng.choice(counts, p=None if p is None else p / p.sum()))
+  chosen = [speakers[i] for i in rng.choice(len(speakers), n_spk, replace=False)]
+  total = int(rng.uniform(cfg.min_secs, cfg.max_secs) * sr)
+  max_turn = int(cfg.max_turn_secs * sr)
+
+  # Per-speaker effects, drawn once so a voice stays itself within the mixture.
+  gain = 10 ** (rng.uniform(-cfg.gain_db, cfg.gain_db, n_spk) / 20)
+  speed = np.where(rng.random(n_spk) < cfg.speed_prob,
+                   rng.uniform(1 - cfg.speed_range, 1 + cfg.speed_range, n_spk), 1.0)
+  pitch = np.where(rng.random(n_spk) < cfg.pitch_prob,
+                   rng.uniform(-cfg.pitch_semitones, cfg.pitch_semitones, n_spk), 0.0)
+  volume = rng.random(n_spk) < cfg.volume_prob
+  vol_freq = rng.uniform(0.1, 0.5, n_spk)
+  vol_phase = rng.uniform(0, 2 * np.pi, n_spk)
+
+  mix = np.zeros(total, np.float32)
+  labels = {k: [] for k in range(n_spk)}
+  last_end = np.zeros(n_spk, np.int64)  # a speaker never overlaps themself
+  prev, prev_end, prev_start, n_regions = -1, 0, 0, 0
+  order = list(rng.permutation(n_spk))  # everyone speaks once before anyone speaks twice
+  while n_regions < cfg.max_segments:
+    if order:
+      k = int(order.pop(0))
+      if k == prev:
+        order.append(k)
+        k = int(order.pop(0))
+    else:
+      others = [j for j in range(n_spk) if j != prev]
+      k = int(others[rng.integers(len(others))])
+    gap = rng.uniform(0 if prev < 0 else -cfg.interrupt_max, cfg.silence_max)
+    start = max(int(prev_end + gap * sr), int(last_end[k]), prev_start, 0)
+    if start >= total - int(0.2 * sr):
+      break
+    utts = bank.utterances_of(chosen[k])
+    utt = utts[int(rng.integers(len(utts)))]
+    x, regions = _turn_slice(bank, utt, rng, max_turn)
+    if speed[k] != 1.0:
+      x, regions = _speed(x, regions, speed[k])
+    if pitch[k] != 0.0:
+      x = librosa.effects.pitch_shift(x, sr=sr, n_steps=float(pitch[k]), res_type="soxr_qq")
+      x = x.astype(np.float32)
+    # Keep only whole regions that fit (the mixture end and the label budget), cut audio there.
+    regions = regions[regions[:, 1] - regions[:, 0] > 0]
+    keep = (start + regions[:, 1] <= total)
+    keep &= np.cumsum(np.ones(len(regions), np.int64)) <= cfg.max_segments - n_regions
+    regions = regions[:len(keep) if keep.all() else int(np.argmin(keep))]
+    if len(regions) == 0:
+      break
+    x = x[:regions[-1, 1]]
+    speech = np.concatenate([x[a:b] for a, b in regions])
+    x = x * (REF_RMS / max(float(np.sqrt(np.mean(speech ** 2))), 1e-5)) * gain[k]
+    if volume[k]:
+      t = (start + np.arange(len(x))) / sr
+      x = x * (1 - cfg.volume_depth / 2 * (1 + np.sin(2 * np.pi * vol_freq[k] * t
+                                                       + vol_phase[k]))).astype(np.float32)
+    mix[start:start + len(x)] += x
+    labels[k] += [[start + a, start + b] for a, b in regions]
+    n_regions += len(regions)
+    last_end[k] = start + len(x)
+    prev, prev_start, prev_end = k, start, start + len(x)
+
+  if rng.random() < cfg.noise_prob:
+    snr = rng.uniform(cfg.snr_min, cfg.snr_max)
+    noise = rng.standard_normal(total, dtype=np.float32)
+    if rng.random() < 0.5:  # brown-ish noise half of the time: a one-pole low-pass
+      noise = scipy.signal.lfilter([1.0], [1.0, -0.98], noise).astype(np.float32)
+    active = np.zeros(total, bool)
+    for regs in labels.values():
+      for a, b in regs:
+        active[a:b] = True
+    p_speech = float(np.mean(mix[active] ** 2)) if active.any() else REF_RMS ** 2
+    p_noise = float(np.mean(noise ** 2))
+    mix += noise * np.float32(np.sqrt(p_speech / p_noise / 10 ** (snr / 10)))
+  peak = float(np.abs(mix).max(initial=0.0))
+  if peak > 0.99:
+    mix *= np.float32(0.99 / peak)
+
+  segments = sorted((a / sr, b / sr, chosen[k])
+                    for k, regs in labels.items() for a, b in _merge(regs))
+  return Mixture(mix, segments, chosen)

@@ -1,0 +1,228 @@
+"""The diarization transformer (DESIGN.md §3): audio in, `start end speaker` tokens out.
+
+  waveform -> log-mel -> Conv1D+GELU -> Conv1D(stride 2)+GELU    (Whisper's stem, 31.25 tokens/s)
+  [audio positions ; <diarize> ; label tokens] -> pre-LN decoder blocks -> linear head to V ids
+
+Audio and label parts have their own sinusoidal positions; time tokens can also carry a sinusoid
+of the time bin they stand for (nanodrz's use_time_pos). Attention is causal everywhere, or
+bidirectional over the audio prefix ("prefix", a prefix-LM) - a config switch.
+
+The blocks take an optional key/value cache, so decoding (decode.py) is `prefill` once over the
+audio and `step` per token, with the same parameters and code path as training.
+"""
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from drzjax import audio as audio_lib
+from drzjax import tokens
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  vocab_size: int = 512
+  speaker_slots: int = 8
+  max_secs: float = 15.0
+  max_label_len: int = 151
+  sample_rate: int = 16000
+  n_mels: int = 80
+  n_fft: int = 1024
+  hop: int = 256
+  d_model: int = 256
+  num_layers: int = 6
+  num_heads: int = 4
+  mlp_ratio: int = 4
+  dropout: float = 0.0
+  use_bias: bool = True
+  attention: str = "causal"
+  use_time_pos: bool = True
+  dtype: str = "float32"
+
+  @classmethod
+  def from_config(cls, config):
+    m, t = config.model, config.tokens
+    if m.attention not in ("causal", "prefix"):
+      raise ValueError(f"model.attention={m.attention!r}: choose 'causal' or 'prefix'")
+    if m.d_model % m.num_heads:
+      raise ValueError(f"model.d_model={m.d_model} is not divisible by num_heads={m.num_heads}")
+    return cls(t.vocab_size, t.speaker_slots, config.data.max_secs, t.max_label_len,
+               config.data.sample_rate, m.n_mels, m.n_fft, m.hop, m.d_model, m.num_layers,
+               m.num_heads, m.mlp_ratio, m.dropout, m.use_bias, m.attention, m.use_time_pos,
+               m.dtype)
+
+  @property
+  def num_samples(self):
+    return int(round(self.max_secs * self.sample_rate))
+
+  @property
+  def num_audio(self):
+    """Audio positions after the stride-2 stem."""
+    return (audio_lib.num_frames(self.num_samples, self.hop) + 1) // 2
+
+  @property
+  def seq_len(self):
+    return self.num_audio + self.max_label_len
+
+  @property
+  def vocab(self):
+    return tokens.Vocab(self.vocab_size, self.speaker_slots, self.max_secs)
+
+
+def sinusoid(positions, d):
+  """(...,) positions -> (..., d) float32 sin/cos embedding."""
+  half = d // 2
+  freqs = jnp.exp(-np.log(10000.0) * jnp.arange(half) / max(half - 1, 1))
+  ang = positions.astype(jnp.float32)[..., None] * freqs
+  return jnp.concatenate([jnp.sin(ang), jnp.cos(ang)], axis=-1)
+
+
+def _init(names, init=nn.initializers.lecun_normal()):
+  return nn.with_logical_partitioning(init, names)
+
+
+def attention_mask(q_pos, k_pos, prefix_len, bidirectional_prefix):
+  """(Tq, Tk) bool: causal, plus full attention inside the audio prefix when asked."""
+  mask = k_pos[None, :] <= q_pos[:, None]
+  if bidirectional_prefix:
+    mask |= (q_pos[:, None] < prefix_len) & (k_pos[None, :] < prefix_len)
+  return mask
+
+
+class Block(nn.Module):
+  cfg: ModelConfig
+
+  @nn.compact
+  def __call__(self, x, mask, train, cache=None, index=None):
+    """x (B, T, D); mask (Tq, Tk) bool; cache None or (k, v) each (B, L, H, Dh) written at index."""
+    cfg = self.cfg
+    dt = jnp.dtype(cfg.dtype)
+    h, dh = cfg.num_heads, cfg.d_model // cfg.num_heads
+    y = nn.LayerNorm(dtype=dt, name="ln1", scale_init=_init(("embed",), nn.initializers.ones),
+                     bias_init=_init(("embed",), nn.initializers.zeros))(x)
+    qkv = nn.DenseGeneral((3, h, dh), use_bias=cfg.use_bias, dtype=dt, name="qkv",
+                          kernel_init=_init(("embed", None, "heads", "kv")),
+                          bias_init=_init((None, "heads", "kv"), nn.initializers.zeros))(y)
+    q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+    if cache is not None:
+      k = jax.lax.dynamic_update_slice_in_dim(cache[0], k.astype(cache[0].dtype), index, axis=1)
+      v = jax.lax.dynamic_update_slice_in_dim(cache[1], v.astype(cache[1].dtype), index, axis=1)
+      cache = (k, v)
+    y = jax.nn.dot_product_attention(q, k.astype(q.dtype), v.astype(q.dtype),
+                                     mask=mask[None, None])
+    y = nn.DenseGeneral(cfg.d_model, axis=(-2, -1), use_bias=cfg.use_bias, dtype=dt, name="out",
+                        kernel_init=_init(("heads", "kv", "embed")),
+                        bias_init=_init(("embed",), nn.initializers.zeros))(y)
+    x = x + nn.Dropout(cfg.dropout, deterministic=not train)(y)
+    y = nn.LayerNorm(dtype=dt, name="ln2", scale_init=_init(("embed",), nn.initializers.ones),
+                     bias_init=_init(("embed",), nn.initializers.zeros))(x)
+    y = nn.Dense(cfg.mlp_ratio * cfg.d_model, use_bias=cfg.use_bias, dtype=dt, name="mlp_in",
+                 kernel_init=_init(("embed", "mlp")),
+                 bias_init=_init(("mlp",), nn.initializers.zeros))(y)
+    y = nn.Dense(cfg.d_model, use_bias=cfg.use_bias, dtype=dt, name="mlp_out",
+                 kernel_init=_init(("mlp", "embed")),
+                 bias_init=_init(("embed",), nn.initializers.zeros))(nn.gelu(y))
+    x = x + nn.Dropout(cfg.dropout, deterministic=not train)(y)
+    return nn.with_logical_constraint(x, ("batch", "length", "act_embed")), cache
+
+
+class Diarizer(nn.Module):
+  cfg: ModelConfig
+
+  def setup(self):
+    cfg = self.cfg
+    dt = jnp.dtype(cfg.dtype)
+    self.conv1 = nn.Conv(cfg.d_model, (3,), padding=1, dtype=dt,
+                         kernel_init=_init((None, None, "embed")),
+                         bias_init=_init(("embed",), nn.initializers.zeros))
+    self.conv2 = nn.Conv(cfg.d_model, (3,), strides=(2,), padding=1, dtype=dt,
+                         kernel_init=_init((None, None, "embed")),
+                         bias_init=_init(("embed",), nn.initializers.zeros))
+    self.embed = nn.Embed(cfg.vocab_size, cfg.d_model, dtype=dt,
+                          embedding_init=_init(("vocab", "embed"), nn.initializers.normal(0.02)))
+    self.diarize = self.param("diarize", _init(("embed",), nn.initializers.normal(0.02)),
+                              (cfg.d_model,))
+    self.blocks = [Block(cfg, name=f"block{i}") for i in range(cfg.num_layers)]
+    self.ln_f = nn.LayerNorm(dtype=dt, scale_init=_init(("embed",), nn.initializers.ones),
+                             bias_init=_init(("embed",), nn.initializers.zeros))
+    self.head = nn.Dense(cfg.vocab_size, use_bias=False, dtype=dt,
+                         kernel_init=_init(("embed", "vocab")))
+    self.drop = nn.Dropout(cfg.dropout)
+
+  def encode_audio(self, wave):
+    """(B, num_samples) waveform -> (B, num_audio, D) audio positions incl. position embedding."""
+    cfg = self.cfg
+    mel = audio_lib.log_mel(wave, cfg.sample_rate, cfg.n_fft, cfg.hop, cfg.n_mels)
+    x = nn.gelu(self.conv1(mel.astype(jnp.dtype(cfg.dtype))))
+    x = nn.gelu(self.conv2(x))
+    x = x + sinusoid(jnp.arange(x.shape[1]), cfg.d_model).astype(x.dtype)
+    return nn.with_logical_constraint(x, ("batch", "length", "act_embed"))
+
+  def embed_labels(self, ids, label_pos):
+    """(B, T) ids at label positions label_pos (T,) -> (B, T, D); position 0 is <diarize>."""
+    cfg = self.cfg
+    x = self.embed(ids)
+    x = jnp.where((label_pos == 0)[None, :, None], self.diarize.astype(x.dtype), x)
+    x = x + sinusoid(label_pos, cfg.d_model).astype(x.dtype)
+    if cfg.use_time_pos:
+      is_time = (ids >= 2) & (ids < cfg.vocab_size - cfg.speaker_slots)
+      x = x + jnp.where(is_time[..., None], sinusoid(ids - 2, cfg.d_model), 0.0).astype(x.dtype)
+    return x
+
+  def _run(self, x, q_pos, k_pos, train, cache=None, index=None):
+    mask = attention_mask(q_pos, k_pos, self.cfg.num_audio, self.cfg.attention == "prefix")
+    new_cache = []
+    for i, block in enumerate(self.blocks):
+      x, c = block(x, mask, train, None if cache is None else cache[i], index)
+      new_cache.append(c)
+    return self.head(self.ln_f(x)).astype(jnp.float32), new_cache
+
+  def __call__(self, wave, labels, train=False):
+    """Teacher forcing. wave (B, num_samples), labels (B, Lt) targets -> logits (B, Lt, V)."""
+    lt = labels.shape[1]
+    inputs = jnp.pad(labels[:, :-1], ((0, 0), (1, 0)))  # position 0 becomes <diarize>
+    x = jnp.concatenate([self.encode_audio(wave), self.embed_labels(inputs, jnp.arange(lt))], 1)
+    x = self.drop(x, deterministic=not train)
+    pos = jnp.arange(x.shape[1])
+    logits, _ = self._run(x, pos, pos, train)
+    return logits[:, -lt:]
+
+  def init_cache(self, batch, length=None):
+    cfg = self.cfg
+    length = length or cfg.seq_len
+    shape = (batch, length, cfg.num_heads, cfg.d_model // cfg.num_heads)
+    z = jnp.zeros(shape, jnp.dtype(cfg.dtype))
+    return [(z, z) for _ in range(cfg.num_layers)]
+
+  def prefill(self, wave, cache):
+    """Audio + <diarize> into an empty cache. -> (logits (B, V) for the first label, cache)."""
+    b = wave.shape[0]
+    d = self.embed_labels(jnp.zeros((b, 1), jnp.int32), jnp.zeros((1,), jnp.int32))
+    x = jnp.concatenate([self.encode_audio(wave), d], axis=1)
+    q_pos = jnp.arange(x.shape[1])
+    k_pos = jnp.arange(cache[0][0].shape[1])
+    logits, cache = self._run(x, q_pos, k_pos, False, cache, 0)
+    return logits[:, -1], cache
+
+  def step(self, ids, label_pos, cache):
+    """One label token per row at label position label_pos (scalar, >= 1) -> (logits (B, V), cache)."""
+    x = self.embed_labels(ids[:, None], label_pos[None])
+    index = self.cfg.num_audio + label_pos
+    k_pos = jnp.arange(cache[0][0].shape[1])
+    logits, cache = self._run(x, index[None], k_pos, False, cache, index)
+    return logits[:, 0], cache
+
+
+def count_params(params):
+  return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params))
+
+
+def flops_per_example(cfg):
+  """Forward+backward matmul FLOPs for one training example (6 N T plus attention), for MFU."""
+  d, L, T = cfg.d_model, cfg.num_layers, cfg.seq_len
+  per_token = 12 * L * d * d + 2 * d * cfg.vocab_size * cfg.max_label_len / T
+  attn = 2 * 2 * L * T * T * d  # QK^T and AV, full (masked) square
+  stem = 2 * 3 * (cfg.n_mels * d + d * d) * cfg.num_audio * 1.5
+  return 3 * (2 * per_token * T + attn + stem)

@@ -1,0 +1,55 @@
+"""Shared fixtures. 8 simulated CPU devices for every test: XLA reads the flag at jax import."""
+import os
+
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                           + " --xla_force_host_platform_device_count=8").strip()
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from drzjax.data import bank as bank_lib  # noqa: E402
+
+
+def harmonic_voice(rng, f0, n, sr=16000):
+  """A buzzy vowel-like tone with a wobbling f0: speech-shaped enough for energy labels."""
+  t = np.arange(n) / sr
+  f = f0 * (1 + 0.05 * np.sin(2 * np.pi * rng.uniform(2, 5) * t))
+  phase = 2 * np.pi * np.cumsum(f) / sr
+  x = sum(np.sin(h * phase) / h for h in range(1, 8))
+  return (0.3 * x / np.abs(x).max()).astype(np.float32)
+
+
+def write_bank(path, num_speakers=8, utts_per_speaker=3, seed=0, sr=16000):
+  """A real bank on disk whose speech regions are known by construction (not by VAD)."""
+  rng = np.random.default_rng(seed)
+  path.mkdir(parents=True, exist_ok=True)
+  audio, utts, offset = [], [], 0
+  speakers = [f"spk{i:02d}" for i in range(num_speakers)]
+  for i, spk in enumerate(speakers):
+    f0 = 90 + 25 * i
+    for u in range(utts_per_speaker):
+      parts, regions, pos = [], [], 0
+      for _ in range(int(rng.integers(2, 5))):
+        sil = int(rng.uniform(0.2, 0.6) * sr)
+        speech = int(rng.uniform(0.5, 2.0) * sr)
+        parts += [np.zeros(sil, np.float32), harmonic_voice(rng, f0, speech, sr)]
+        regions.append([pos + sil, pos + sil + speech])
+        pos += sil + speech
+      parts.append(np.zeros(int(0.3 * sr), np.float32))
+      x = np.concatenate(parts)
+      audio.append((x * 32767).astype(np.int16))
+      utts.append({"speaker": spk, "file": f"{spk}/{u}.wav", "offset": offset,
+                   "length": len(x), "regions": regions})
+      offset += len(x)
+  np.concatenate(audio).tofile(path / bank_lib.AUDIO)
+  splits = {"train": speakers[:-2], "val": speakers[-2:-1], "test": speakers[-1:]}
+  bank_lib.write_manifest(str(path), {"sample_rate": sr, "source": "test", "layout": "test",
+                                      "vad": "construction", "utterances": utts,
+                                      "splits": splits})
+  return str(path)
+
+
+@pytest.fixture(scope="session")
+def small_bank(tmp_path_factory):
+  return write_bank(tmp_path_factory.mktemp("bank") / "bank")
