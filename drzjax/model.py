@@ -102,19 +102,22 @@ class Block(nn.Module):
     h, dh = cfg.num_heads, cfg.d_model // cfg.num_heads
     y = nn.LayerNorm(dtype=dt, name="ln1", scale_init=_init(("embed",), nn.initializers.ones),
                      bias_init=_init(("embed",), nn.initializers.zeros))(x)
-    qkv = nn.DenseGeneral((3, h, dh), use_bias=cfg.use_bias, dtype=dt, name="qkv",
-                          kernel_init=_init(("embed", None, "heads", "kv")),
-                          bias_init=_init((None, "heads", "kv"), nn.initializers.zeros))(y)
-    q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+    # Fused qkv with columns ordered (head, q/k/v, dim): sharding the columns over `tensor`
+    # splits whole heads.
+    qkv = nn.Dense(3 * cfg.d_model, use_bias=cfg.use_bias, dtype=dt, name="qkv",
+                   kernel_init=_init(("embed", "heads")),
+                   bias_init=_init(("heads",), nn.initializers.zeros))(y)
+    qkv = qkv.reshape(qkv.shape[:2] + (h, 3, dh))
+    q, k, v = qkv[..., 0, :], qkv[..., 1, :], qkv[..., 2, :]
     if cache is not None:
       k = jax.lax.dynamic_update_slice_in_dim(cache[0], k.astype(cache[0].dtype), index, axis=1)
       v = jax.lax.dynamic_update_slice_in_dim(cache[1], v.astype(cache[1].dtype), index, axis=1)
       cache = (k, v)
     y = jax.nn.dot_product_attention(q, k.astype(q.dtype), v.astype(q.dtype),
                                      mask=mask[None, None])
-    y = nn.DenseGeneral(cfg.d_model, axis=(-2, -1), use_bias=cfg.use_bias, dtype=dt, name="out",
-                        kernel_init=_init(("heads", "kv", "embed")),
-                        bias_init=_init(("embed",), nn.initializers.zeros))(y)
+    y = nn.Dense(cfg.d_model, use_bias=cfg.use_bias, dtype=dt, name="out",
+                 kernel_init=_init(("heads", "embed")),
+                 bias_init=_init(("embed",), nn.initializers.zeros))(y.reshape(y.shape[:2] + (-1,)))
     x = x + nn.Dropout(cfg.dropout, deterministic=not train)(y)
     y = nn.LayerNorm(dtype=dt, name="ln2", scale_init=_init(("embed",), nn.initializers.ones),
                      bias_init=_init(("embed",), nn.initializers.zeros))(x)

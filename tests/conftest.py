@@ -20,7 +20,7 @@ def harmonic_voice(rng, f0, n, sr=16000):
   return (0.3 * x / np.abs(x).max()).astype(np.float32)
 
 
-def write_bank(path, num_speakers=8, utts_per_speaker=3, seed=0, sr=16000):
+def write_bank(path, num_speakers=10, utts_per_speaker=3, seed=0, sr=16000):
   """A real bank on disk whose speech regions are known by construction (not by VAD)."""
   rng = np.random.default_rng(seed)
   path.mkdir(parents=True, exist_ok=True)
@@ -43,7 +43,7 @@ def write_bank(path, num_speakers=8, utts_per_speaker=3, seed=0, sr=16000):
                    "length": len(x), "regions": regions})
       offset += len(x)
   np.concatenate(audio).tofile(path / bank_lib.AUDIO)
-  splits = {"train": speakers[:-2], "val": speakers[-2:-1], "test": speakers[-1:]}
+  splits = {"train": speakers[:-4], "val": speakers[-4:-2], "test": speakers[-2:]}
   bank_lib.write_manifest(str(path), {"sample_rate": sr, "source": "test", "layout": "test",
                                       "vad": "construction", "utterances": utts,
                                       "splits": splits})

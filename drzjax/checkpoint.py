@@ -1,0 +1,77 @@
+"""Orbax checkpoints: train state + grain iterator state + a small JSON of metadata.
+
+Restore priority: the newest step whose checkpoint reads back; a corrupt or half-written newest
+one is skipped with a warning for the previous. A checkpoint of another model size is an error
+naming the mismatching shapes (checked against the metadata before any array is read).
+"""
+import logging
+import os
+
+import grain
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+
+class CheckpointMismatch(Exception):
+  pass
+
+
+def manager(workdir, keep=3, create=True):
+  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=create,
+                                         enable_async_checkpointing=True)
+  return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), "checkpoints"),
+                               options=options)
+
+
+def shapes_of(params):
+  """{'block0/qkv/kernel': [d, 3, h, dh], ...} for mismatch messages."""
+  flat = jax.tree_util.tree_flatten_with_path(params)[0]
+  return {"/".join(str(getattr(k, "key", k)) for k in path): list(np.shape(v))
+          for path, v in flat}
+
+
+def save(mngr, step, state, data_iter, meta, force=False):
+  args = {"state": ocp.args.StandardSave(state), "meta": ocp.args.JsonSave(meta)}
+  if data_iter is not None:
+    args["data"] = grain.checkpoint.CheckpointSave(data_iter)
+  return mngr.save(step, args=ocp.args.Composite(**args), force=force)
+
+
+def check_shapes(saved, expected, where):
+  bad = [f"{k}: checkpoint {saved.get(k)} vs model {v}" for k, v in expected.items()
+         if saved.get(k) != v]
+  bad += [f"{k}: in checkpoint only" for k in saved if k not in expected]
+  if bad:
+    raise CheckpointMismatch(f"{where} was written by a different model size "
+                             f"({len(bad)} mismatching parameters):\n  " + "\n  ".join(bad[:10]))
+
+
+def restore_latest(mngr, abstract_state, data_iter=None, param_shapes=None):
+  """-> (step, state, meta) from the newest readable checkpoint, or None if there is none.
+
+  abstract_state: a pytree of jax.ShapeDtypeStruct with shardings (the target layout may differ
+  from the saved one). data_iter, if given, is restored in place.
+  """
+  steps = sorted(mngr.all_steps(), reverse=True)
+  for step in steps:
+    where = os.path.join(str(mngr.directory), str(step))
+    try:
+      meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+    except Exception as e:  # noqa: BLE001 - any read failure means: try the previous one
+      logging.warning("checkpoint %s is unreadable (%s: %s); trying the previous one",
+                      where, type(e).__name__, str(e).splitlines()[0][:200])
+      continue
+    if param_shapes is not None:
+      check_shapes(meta.get("param_shapes", {}), param_shapes, where)
+    args = {"state": ocp.args.StandardRestore(abstract_state)}
+    if data_iter is not None:
+      args["data"] = grain.checkpoint.CheckpointRestore(data_iter)
+    try:
+      restored = mngr.restore(step, args=ocp.args.Composite(**args))
+    except Exception as e:  # noqa: BLE001
+      logging.warning("checkpoint %s is corrupt or half-written (%s: %s); trying the previous one",
+                      where, type(e).__name__, str(e).splitlines()[0][:200] if str(e) else "")
+      continue
+    return step, restored["state"], meta
+  return None

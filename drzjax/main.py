@@ -1,0 +1,59 @@
+"""Train drzjax: `python -m drzjax.main --config=configs/base.py [--workdir=DIR]`.
+
+Flags and dispatch only; the training lives in train.py. Resumes from the newest checkpoint in
+--workdir. Errors a user can fix (bad config, bad bank, mismatched checkpoint, NaN loss) print
+one message and exit non-zero, without a traceback.
+"""
+import logging
+import os
+import sys
+
+from absl import flags
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file("config", "configs/base.py", "Config file[:variant].")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (default runs/<variant>).")
+_COORD = flags.DEFINE_string("coordinator_address", "", "host:port of process 0 (multi-process).")
+_NPROC = flags.DEFINE_integer("num_processes", 0, "Processes in a multi-process run.")
+_PID = flags.DEFINE_integer("process_id", -1, "This process's index in a multi-process run.")
+
+
+def parse_flags(argv):
+  """absl flags with one-line errors: an unknown config key is a message, not a traceback."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    sys.exit(f"error: {e}")
+  except (AttributeError, KeyError, ValueError, TypeError) as e:
+    bad = [a for a in argv[1:] if a.startswith("--config")]
+    msg = str(e).strip("'\"").replace("\\n", " ").replace("\\'", "'")
+    sys.exit(f"error: bad --config or override {' '.join(bad)}: {msg}")
+
+
+def setup_logging():
+  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname).1s %(message)s",
+                      datefmt="%H:%M:%S", stream=sys.stderr, force=True)
+  from absl import logging as absl_logging  # noqa: PLC0415
+  absl_logging.set_verbosity(absl_logging.WARNING)  # orbax/grain chatter
+  for name in ("absl", "orbax", "jax._src"):
+    logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def main(argv):
+  parse_flags(argv)
+  setup_logging()
+  from drzjax import sharding  # noqa: PLC0415 - import jax only after flags are parsed
+  sharding.maybe_initialize_distributed(_COORD.value, _NPROC.value, _PID.value)
+  from drzjax import checkpoint, train  # noqa: PLC0415
+  from drzjax.data.bank import BankError  # noqa: PLC0415
+  config = _CONFIG.value
+  workdir = _WORKDIR.value or os.path.join("runs", config.variant)
+  try:
+    train.train_and_evaluate(config, workdir)
+  except (train.TrainingError, checkpoint.CheckpointMismatch, BankError, ValueError) as e:
+    logging.error("%s", e)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+  main(sys.argv)
