@@ -123,7 +123,8 @@ def _to_mono(x):
 def _resample(x, orig, target):
   if orig == target:
     return x
-  return librosa.resample(x, orig_sr=orig, target_sr=target, res_type="soxr_hq")
+  import soxr  # what librosa.resample's default soxr_hq calls, without librosa's import cost
+  return soxr.resample(x, orig, target, quality="HQ").astype(np.float32, copy=False)
 
 
 def _finite(x, path):
