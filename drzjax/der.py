@@ -20,8 +20,8 @@ JER is their mean, over a file's speakers or over all the corpus' speakers.
 
 Deliberate choices, where the well-known scorers differ (tests/test_der.py checks each):
 - Empty reference (total == 0): DER is 0 if nothing is hypothesised there, else 1.0 (100 %),
-  as pyannote.metrics. JER is 0 without hypothesised speech, else 1.0; pyannote says 1.0 even
-  when both are empty, which would call a correct "silence" answer 100 % wrong.
+  as pyannote.metrics. JER is 0 without hypothesised speech, else 1.0, as dscore; pyannote
+  says 1.0 even when both are empty, which would call a correct "silence" answer 100 % wrong.
 - A speaker whose turns overlap each other counts once where they overlap (as md-eval, which
   warns); pyannote.metrics counts such a speaker twice. Collars still go around every turn
   boundary as written, as in both.
@@ -30,7 +30,10 @@ Deliberate choices, where the well-known scorers differ (tests/test_der.py check
 - md-eval finds the speaker mapping before removing collars and overlap; we find it on the
   scored region (pyannote). The two rarely differ, and only with collar or skip_overlap.
 - Names are case-sensitive (md-eval lower-cases them).
-- JER uses the collar and skip_overlap given (pyannote); dscore computes JER without collars.
+- JER uses the DER mapping (max co-occurrence) and the collar and skip_overlap given, as
+  pyannote. dscore computes JER without collars and with its own mapping, the one minimising
+  JER, so its JER can be lower. When several mappings tie for the best co-occurrence (same
+  DER), JER depends on which is taken; we take pyannote's, which depends on name order.
 Turns of zero length are ignored, boundaries included.
 """
 import logging
