@@ -71,17 +71,17 @@ def _by_speaker(segments):
 
 
 def _subtract(region, holes):
-  """region minus holes, both merged sorted lists."""
-  out, holes = [], list(holes)
+  """region minus holes, both merged sorted lists (one linear pass over both)."""
+  out, k = [], 0
   for s, e in region:
-    for hs, he in holes:
-      if he <= s or hs >= e:
-        continue
-      if hs > s:
-        out.append((s, hs))
-      s = max(s, he)
-      if s >= e:
-        break
+    while k < len(holes) and holes[k][1] <= s:
+      k += 1
+    i = k
+    while i < len(holes) and holes[i][0] < e:
+      if holes[i][0] > s:
+        out.append((s, holes[i][0]))
+      s = max(s, holes[i][1])
+      i += 1
     if e > s:
       out.append((s, e))
   return out
@@ -193,7 +193,7 @@ def score_corpus(refs, hyps, uems=None, collar=0.0, skip_overlap=False):
     log.warning("hypothesis %s has no reference; not scored", uri)
   for uri in sorted(refs):
     if uri not in hyps:
-      log.warning("no hypothesis for %s; scored as empty (all missed)", uri)
+      log.warning("no hypothesis for %s; scored as an empty hypothesis", uri)
     uem = None
     if uems is not None:
       uem = uems.get(uri)

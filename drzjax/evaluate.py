@@ -122,17 +122,24 @@ def _error_line(e):
 
 def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
-  logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
   if args.workdir is not None or args.data is not None:
     print("python -m drzjax.evaluate: --workdir/--data (diarize, then score) is not "
           "implemented yet; score existing RTTMs with --ref and --hyp", file=sys.stderr)
     return 2
+  # Warnings (missing hypothesis, ...) go to stderr; a handler on our own logger, not the root,
+  # so that calling main() from Python leaves the caller's logging alone.
+  handler = logging.StreamHandler(sys.stderr)
+  handler.setFormatter(logging.Formatter("warning: %(message)s"))
+  logger = logging.getLogger("drzjax")
+  logger.addHandler(handler)
   try:
     result = score_paths(args.ref, args.hyp, args.uem, args.collar, args.skip_overlap,
                          args.json)
   except (rttm.FormatError, OSError) as e:
     print(f"error: {_error_line(e)}", file=sys.stderr)
     return 2
+  finally:
+    logger.removeHandler(handler)
   print(format_table(result))
   return 0
 
