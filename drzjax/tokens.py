@@ -86,20 +86,24 @@ def canonical(segments, vocab):
   letters given by first appearance. Raises ValueError if there are more speakers than slots.
   Segments of zero quantised length are kept (end bin == start bin is a valid triplet).
   """
+  segments = list(segments)
   if not segments:
     return []
-  segs = sorted(segments, key=lambda s: (float(s[0]), float(s[1])))
-  starts = vocab.time_id([s[0] for s in segs])
-  ends = np.maximum(vocab.time_id([s[1] for s in segs]), starts)
+  starts = vocab.time_id([s[0] for s in segments])
+  ends = np.maximum(vocab.time_id([s[1] for s in segments]), starts)
+  # First appearance is taken in the order of the quantised sequence (ties broken by the
+  # continuous times), not of the continuous times alone: otherwise two speakers starting in
+  # the same bin could put letter B before A, a sequence that `decode` rejects.
+  order = sorted(range(len(segments)), key=lambda i: (int(starts[i]), int(ends[i]),
+                                                      float(segments[i][0]),
+                                                      float(segments[i][1])))
   names = {}
-  for s in segs:
-    names.setdefault(s[2], len(names))
+  for i in order:
+    names.setdefault(segments[i][2], len(names))
   if len(names) > vocab.speakers:
     raise ValueError(f"{len(names)} speakers in one chunk, but only {vocab.speakers} slots")
-  triplets = [(int(a), int(b), names[s[2]]) for a, b, s in zip(starts, ends, segs)]
-  # Order of first appearance is defined on the continuous times above; the final sort on the
-  # quantised ids keeps that order except where two speakers start in the same bin.
-  return sorted(triplets)
+  # Sorting by (start, end, letter) keeps first appearances in letter order (see above).
+  return sorted((int(starts[i]), int(ends[i]), names[segments[i][2]]) for i in order)
 
 
 def encode(segments, vocab, max_len=None):
