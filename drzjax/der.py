@@ -33,7 +33,8 @@ Deliberate choices, where the well-known scorers differ (tests/test_der.py check
 - JER uses the DER mapping (max co-occurrence) and the collar and skip_overlap given, as
   pyannote. dscore computes JER without collars and with its own mapping, the one minimising
   JER, so its JER can be lower. When several mappings tie for the best co-occurrence (same
-  DER), JER depends on which is taken; we take pyannote's, which depends on name order.
+  DER), JER depends on which is taken; we take the one pyannote takes (it depends on
+  the speakers' names), nearly always: its choice can hinge on float rounding.
 Turns of zero length are ignored, boundaries included.
 """
 import logging

@@ -289,6 +289,12 @@ def test_touching_and_zero_length_turns():
   assert got["total"] == pytest.approx(d["total"])
 
 
+def test_names_are_case_sensitive():
+  # Two reference speakers, "A" and "a" (md-eval would lower-case them into one).
+  got = der.score_file([(0, 1, "A"), (1, 2, "a")], [(0, 2, "x")])
+  assert (got["confusion"], got["der"]) == (1, 0.5)
+
+
 def test_bad_collar():
   with pytest.raises(ValueError, match="collar"):
     der.score_file([(0, 1, "A")], [], collar=-1)
