@@ -101,13 +101,16 @@ def audio_info(path, sample_rate=16000):
     return AudioInfo(path, int(i.samplerate), int(i.channels), int(i.frames), sample_rate)
   except (soundfile.LibsndfileError, RuntimeError, TypeError) as e:
     sf_err = e
-  try:  # formats libsndfile lacks (m4a, ...) when an audioread backend (ffmpeg) exists
-    import audioread
-    with audioread.audio_open(path) as f:
-      frames = int(round(f.duration * f.samplerate)) if f.duration else -1
-      return AudioInfo(path, int(f.samplerate), int(f.channels), frames, sample_rate)
-  except Exception:  # noqa: BLE001  audioread raises many unrelated types
-    pass
+  import warnings
+  with warnings.catch_warnings():  # audioread imports modules that Python 3.13 drops
+    warnings.simplefilter("ignore", DeprecationWarning)
+    try:  # formats libsndfile lacks (m4a, ...) when an audioread backend (ffmpeg) exists
+      import audioread
+      with audioread.audio_open(path) as f:
+        frames = int(round(f.duration * f.samplerate)) if f.duration else -1
+        return AudioInfo(path, int(f.samplerate), int(f.channels), frames, sample_rate)
+    except Exception:  # noqa: BLE001  audioread raises many unrelated types
+      pass
   raise AudioError(f"{path}: not readable audio ({_sf_reason(sf_err)})")
 
 

@@ -324,7 +324,6 @@ def _split(val_fraction, test_fraction, seed):
 def build_corpus(source, layout, out, val_fraction=0.1, test_fraction=0.1, seed=0,
                  strict=False, log=_log):
   """Build a bank at `out` from the corpus folder `source`. Returns the bank path."""
-  from drzjax.audio import audio_info, iter_audio_chunks
   if layout not in LAYOUTS:
     raise BankError(f"unknown layout {layout!r}: choose from {', '.join(LAYOUTS)}")
   source = os.path.abspath(os.path.expanduser(source))
@@ -335,6 +334,7 @@ def build_corpus(source, layout, out, val_fraction=0.1, test_fraction=0.1, seed=
   header = {"source": source, "layout": layout, "params": {}, "sample_rate": SAMPLE_RATE}
   if _is_built(out):
     return _build(out, header, [], split, strict, log)  # already built: skip the file walk
+  from drzjax.audio import audio_info, iter_audio_chunks  # imports jax: only when needed
   files = find_audio(source)
   if not files:
     raise BankError(f"{source}: no audio files ({' '.join(AUDIO_EXTS)}) in it")
@@ -475,7 +475,8 @@ def _parser():
 
 
 def main(argv=None):
-  from drzjax.audio import AudioError
+  # drzjax.audio (and with it jax) is imported only by builds that read audio; the AudioErrors
+  # of a build come out as BankErrors.
   from drzjax.data import download as dl
   from drzjax.data import tts
   args = _parser().parse_args(argv)
@@ -498,7 +499,7 @@ def main(argv=None):
       layout = dl.CORPORA[args.corpus].layout if args.corpus else "speaker-dirs"
       _log(f"done; next: python -m drzjax.bank build --source={target} --layout={layout} "
            "--out=BANK")
-  except (BankError, AudioError, dl.DownloadError, tts.TTSError) as e:
+  except (BankError, dl.DownloadError, tts.TTSError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 1
   except OSError as e:  # disk full, permissions: still one line naming the file

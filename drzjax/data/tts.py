@@ -14,7 +14,8 @@ espeak reads in the voice's language). Only Latin-script languages are used, so 
 read by the voice's own rules rather than switched to another language.
 
 espeak-ng keeps global state and is not thread-safe: everything here runs in one process,
-sequentially, under a lock. It is fast (~4 ms for 2.6 s of speech).
+sequentially, under a lock. It is fast (~4 ms for 2.6 s of speech), and deterministic here
+because each synthesis starts from a freshly loaded library (see `_fresh_engine`).
 """
 import ctypes
 import threading
@@ -138,60 +139,72 @@ def voice(seed, speaker):
 
 
 # --- engine ------------------------------------------------------------------------------------
+# espeak-ng keeps state in C statics that espeak_Terminate/Initialize do not reset (the pitch
+# flutter phase, the wave generator), so the same text comes out a few samples different each
+# time. Every synthesis therefore starts from a freshly loaded library: dlclose drops the last
+# reference, dlopen maps it anew with its statics zeroed. That costs ~0.6 ms and makes
+# `synthesize` a pure function of (text, voice), whatever was spoken before.
 
 _LOCK = threading.Lock()
 _ENGINE = {}
 _SET_RATE, _SET_PITCH, _SET_RANGE, _SET_WORDGAP = 1, 3, 4, 7  # espeak_PARAMETER values
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
+                             ctypes.c_void_p)
 
 
-def _engine():
-  """(lib, chunks list) — espeak initialised once per process, synchronous mode."""
-  if _ENGINE:
-    return _ENGINE["lib"], _ENGINE["chunks"]
+def _on_audio(wav, n, events):
+  if n > 0:
+    _ENGINE["chunks"].append(np.ctypeslib.as_array(wav, (n,)).copy())
+  return 0  # 0 = keep going
+
+
+def _fresh_engine():
+  """A just-loaded, initialised espeak-ng (synchronous mode, samples to _on_audio)."""
+  import _ctypes
+  if "lib" in _ENGINE:
+    _ENGINE["lib"].espeak_Terminate()
+    _ctypes.dlclose(_ENGINE.pop("lib")._handle)
   try:
     import espeakng_loader
-    path = espeakng_loader.get_library_path()
+    path, data = espeakng_loader.get_library_path(), espeakng_loader.get_data_path()
     lib = ctypes.CDLL(path)
-    data = espeakng_loader.get_data_path()
   except (ImportError, OSError, RuntimeError) as e:
     raise TTSError(f"espeak-ng is not usable (pip install espeakng-loader): {e}") from None
   # 2 = AUDIO_OUTPUT_SYNCHRONOUS (samples come to our callback), 0x8000 = don't exit on error.
   rate = lib.espeak_Initialize(2, 0, data.encode(), 0x8000)
   if rate != ESPEAK_RATE:
     raise TTSError(f"espeak-ng failed to initialise with data at {data} (returned {rate})")
-  chunks = []
-
-  def on_audio(wav, n, events):
-    if n > 0:
-      chunks.append(np.ctypeslib.as_array(wav, (n,)).copy())
-    return 0  # 0 = keep going
-  cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
-                        ctypes.c_void_p)(on_audio)
-  lib.espeak_SetSynthCallback(cb)
+  _ENGINE.setdefault("cb", _CALLBACK(_on_audio))  # kept alive: espeak holds the pointer
+  _ENGINE.setdefault("libc", ctypes.CDLL(None))
+  lib.espeak_SetSynthCallback(_ENGINE["cb"])
   lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-  _ENGINE.update(lib=lib, chunks=chunks, cb=cb)  # cb kept alive: espeak holds the pointer
-  return lib, chunks
+  lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+  lib.espeak_ng_SetRandSeed(1)  # noise sources (klatt): espeak's own generator and libc's
+  _ENGINE["libc"].srand(1)
+  _ENGINE["lib"], _ENGINE["chunks"] = lib, []
+  return lib
 
 
 def synthesize(text, v, sample_rate=16000):
-  """float32 samples at `sample_rate` of `text` spoken by voice `v` (see `voice`)."""
+  """float32 samples at `sample_rate` of `text` spoken by voice `v` (see `voice`); the same
+  arguments always give the same samples."""
   import soxr
   with _LOCK:
-    lib, chunks = _engine()
+    lib = _fresh_engine()
     name = f"{v['language']}+{v['variant']}"
     if lib.espeak_SetVoiceByName(name.encode()) != 0:
       raise TTSError(f"espeak-ng has no voice {name!r}")
     for p, val in ((_SET_RATE, v["rate"]), (_SET_PITCH, v["pitch"]), (_SET_RANGE, v["range"]),
                    (_SET_WORDGAP, v["wordgap"])):
       lib.espeak_SetParameter(p, int(val), 0)
-    chunks.clear()
     b = text.encode("utf-8")
     # position 0 (POS_CHARACTER=1), no end, flags 1 = espeakCHARS_UTF8.
     err = lib.espeak_Synth(b, len(b) + 1, 0, 1, 0, 1, None, None)
-    if err != 0:
-      raise TTSError(f"espeak-ng failed to speak with voice {name!r} (error {err})")
+    chunks = _ENGINE["chunks"]
     x = (np.concatenate(chunks) if chunks else np.zeros(0, np.int16)).astype(np.float32)
     chunks.clear()
+  if err != 0:
+    raise TTSError(f"espeak-ng failed to speak with voice {name!r} (error {err})")
   if len(x) == 0:
     raise TTSError(f"espeak-ng produced no audio for voice {name!r}: {text[:40]!r}")
   # The formant shift: declare the rate to be ESPEAK_RATE * f, then resample (see module doc).

@@ -1,0 +1,109 @@
+"""The embedded default voices: deterministic, really different from each other, bank-ready."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from drzjax import bank as cli
+from drzjax.data import bank as bank_lib
+from drzjax.data import tts
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_voices_are_deterministic_and_varied():
+  voices = [tts.voice(0, s) for s in range(240)]
+  assert voices == [tts.voice(0, s) for s in range(240)]
+  assert voices != [tts.voice(1, s) for s in range(240)]
+  assert len({(v["language"], v["variant"]) for v in voices}) > 200
+  assert len({v["language"] for v in voices}) > 30 and len({v["variant"] for v in voices}) > 60
+  for v in voices:
+    assert 0 <= v["pitch"] <= 100 and 0 <= v["range"] <= 100 and 80 <= v["rate"] <= 450
+    assert 0.85 < v["formant"] < 1.2
+
+
+def test_text_is_deterministic_and_varied():
+  a = [tts.utterance_text(0, s, u) for s in range(20) for u in range(3)]
+  assert a == [tts.utterance_text(0, s, u) for s in range(20) for u in range(3)]
+  assert len(set(a)) == len(a)
+  assert all(t.strip() and t.isascii() for t in a)
+
+
+def test_synthesize():
+  v = tts.voice(0, 7)
+  text, x = tts.speak_utterance(0, 7, 0, v)
+  assert x.dtype == np.float32 and x.ndim == 1
+  assert 0.5 * 16000 < len(x) < 30 * 16000
+  assert abs(np.abs(x).max() - v["gain"]) < 1e-3
+  assert np.all(x[:int(0.04 * 16000)] == 0)           # starts (and ends) with silence
+  np.testing.assert_array_equal(tts.speak_utterance(0, 7, 0, v)[1], x)  # deterministic
+  # The formant shift changes the sound, not only the length: same text, other shift.
+  y = tts.synthesize(text, dict(v, formant=v["formant"] * 1.1))
+  assert abs(len(y) / len(tts.synthesize(text, v)) - 1 / 1.1) < 0.02
+
+
+def _mean_log_spectrum(x, sr=16000, n_fft=512, hop=160, bands=40):
+  """Long-term average log spectrum in log-spaced bands (80 Hz - 7.6 kHz) over the frames with
+  sound: a timbre fingerprint."""
+  n = (len(x) - n_fft) // hop
+  frames = x[np.arange(n)[:, None] * hop + np.arange(n_fft)] * np.hanning(n_fft)
+  p = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+  e = p.sum(1)
+  band = np.digitize(np.fft.rfftfreq(n_fft, 1 / sr), np.geomspace(80, 7600, bands + 1)) - 1
+  onehot = (band[:, None] == np.arange(bands)[None]).astype(np.float64)
+  return np.log(p[e > e.max() * 1e-3] @ onehot + 1e-8).mean(0)
+
+
+def test_voices_are_distinguishable():
+  """Each utterance's spectral fingerprint is nearer its own speaker's other utterances than
+  any other speaker's (leave-one-out nearest centroid), and speakers lie far apart compared
+  to how much one speaker varies across texts."""
+  S, U = 10, 3
+  f = np.array([[_mean_log_spectrum(tts.speak_utterance(0, s, u)[1]) for u in range(U)]
+                for s in range(S)])
+  hits = 0
+  for s in range(S):
+    for u in range(U):
+      cents = np.array([np.delete(f[k], u, 0).mean(0) if k == s else f[k].mean(0)
+                        for k in range(S)])
+      hits += np.argmin(((cents - f[s, u]) ** 2).sum(1)) == s
+  assert hits >= 0.8 * S * U, hits  # chance is 10%
+  within = np.mean([np.linalg.norm(f[s, i] - f[s, j]) for s in range(S)
+                    for i in range(U) for j in range(i + 1, U)])
+  between = np.mean([np.linalg.norm(f[s, i] - f[k, j]) for s in range(S) for k in range(s + 1, S)
+                     for i in range(U) for j in range(U)])
+  assert between > 2 * within, (between, within)
+
+
+def test_tts_bank(tmp_path):
+  out = cli.build_tts(str(tmp_path / "tb"), speakers=6, utterances=2, val_fraction=0.2,
+                      test_fraction=0.2, seed=0)
+  b = bank_lib.open_bank(out)
+  assert sorted(b.by_speaker) == [tts.speaker_name(s) for s in range(6)]
+  assert len(b.utterances) == 12 and b.manifest["params"] == {
+      "speakers": 6, "utterances": 2, "seed": 0}
+  sets = [set(b.speakers(s)) for s in bank_lib.SPLITS]
+  assert all(sets) and sum(map(len, sets)) == 6 and len(set.union(*sets)) == 6
+  speech = 0
+  for u in b.utterances:
+    r = u.regions
+    assert len(r) >= 1 and r.min() >= 0 and r.max() <= u.length
+    assert np.all(r[1:, 0] > r[:-1, 1]) and np.all(r[:, 1] > r[:, 0])
+    x = b.audio(u)
+    assert np.abs(x[r[0, 0]:r[-1, 1]]).max() > 0.3   # the speech is where the regions say
+    speech += (r[:, 1] - r[:, 0]).sum()
+  assert 0.6 < speech / sum(u.length for u in b.utterances) < 0.99  # pauses are found
+
+
+def test_tts_cli(tmp_path):
+  out = str(tmp_path / "tb")
+  r = subprocess.run([sys.executable, "-m", "drzjax.bank", "build", "--source=tts",
+                      f"--out={out}", "--speakers=4", "--utterances=1"], cwd=ROOT,
+                     capture_output=True, text=True, timeout=120)
+  assert r.returncode == 0, r.stderr
+  assert "built" in r.stderr and "4 speakers" in r.stderr
+  r = subprocess.run([sys.executable, "-m", "drzjax.bank", "info", out], cwd=ROOT,
+                     capture_output=True, text=True, timeout=60)
+  assert r.returncode == 0 and "source tts" in r.stdout
+  assert r.stdout.split("\n")[-1 - len(r.stdout.split("\n")):]  # printed something
