@@ -109,9 +109,15 @@ def train_step(state, batch, model, tx, grad_accum, seed):
   grads = jax.tree.map(lambda g: g / n, grads)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
-  metrics = {"loss": loss_sum / n, "grad_norm": optax.global_norm(grads),
+  loss = loss_sum / n
+  # A diverged update is not applied: the returned state stays the last good one, and the loop
+  # stops on the non-finite loss it reports.
+  ok = jnp.isfinite(loss) & jnp.isfinite(optax.tree.norm(params))
+  new = TrainState(state.step + 1, params, opt_state)
+  new = jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, state)
+  metrics = {"loss": jnp.where(ok, loss, jnp.nan), "grad_norm": optax.tree.norm(grads),
              "audio_secs": jnp.sum(batch["num_samples"]) / model.cfg.sample_rate}
-  return TrainState(state.step + 1, params, opt_state), metrics
+  return new, metrics
 
 
 def eval_step(params, batch, model):

@@ -1,0 +1,254 @@
+"""Training: overfitting, sharded == unsharded, real subprocess runs of `python -m drzjax.main`.
+
+The subprocess tests use the `small_bank` fixture (a real bank on disk) and the tiny config.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import flax.linen as nn
+import jax
+import numpy as np
+import pytest
+
+from configs.base import get_config
+from drzjax import checkpoint as ckpt_lib
+from drzjax import model as model_lib
+from drzjax import sharding
+from drzjax import train
+from drzjax.data import pipeline
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tiny_config(bank, **train_overrides):
+  c = get_config("tiny")
+  c.bank.path = bank
+  for k, v in train_overrides.items():
+    setattr(c.train, k, v)
+  return c
+
+
+def run_main(workdir, bank, *overrides, devices=8, timeout=300, wait=True, env_extra=None):
+  env = dict(os.environ, JAX_PLATFORMS="cpu",
+             XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+  env.update(env_extra or {})
+  cmd = [sys.executable, "-m", "drzjax.main", "--config=configs/base.py:tiny",
+         f"--workdir={workdir}", f"--config.bank.path={bank}", *overrides]
+  if not wait:
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+  return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def losses(workdir):
+  """{step: loss} from metrics.jsonl; a step logged twice (before a kill, after resume) keeps
+  the later line, which is the one the resumed run wrote."""
+  out = {}
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    for line in f:
+      m = json.loads(line)
+      if "loss" in m:
+        out[m["step"]] = m["loss"]
+  return out
+
+
+def run_steps(config, mesh, batch, n):
+  model = model_lib.Diarizer(model_lib.ModelConfig.from_config(config))
+  tx = train.make_optimizer(config.train)
+  step_fn, _, _ = train.compile_steps(model, tx, mesh, config)
+  state = train.create_state(model, tx, mesh, config.seed)
+  out = []
+  for _ in range(n):
+    with jax.set_mesh(mesh), nn.logical_axis_rules(sharding.RULES):
+      state, m = step_fn(state, sharding.global_batch(batch, mesh))
+    out.append(float(m["loss"]))
+  return out, jax.device_get(state.params)
+
+
+@pytest.fixture(scope="module")
+def fixed_batch(small_bank):
+  c = tiny_config(small_bank)
+  spec = pipeline.ExampleSpec.from_config(c, small_bank, "train")
+  return pipeline.fixed_examples(spec, 8)
+
+
+def test_tiny_model_overfits_one_batch(small_bank, fixed_batch):
+  # Chance level is ln(V) = ln(128) = 4.85 nats per label token. Memorising two fixed label
+  # sequences needs no generalisation, so the loss must go far below what any audio-blind
+  # guess gets; the unconditional entropy of our labels is about 3 nats (measured at step 0-20
+  # of normal training), and 0.5 is well below it.
+  c = tiny_config(small_bank, lr=3e-3, warmup_steps=10, steps=150)
+  batch = {k: v[:2] for k, v in fixed_batch.items()}
+  mesh = sharding.make_mesh(c.mesh, jax.devices()[:1])
+  out, _ = run_steps(c, mesh, batch, 150)
+  assert out[0] > 4.0, out[0]
+  assert min(out[-10:]) < 0.5, out[-10:]
+
+
+def test_sharded_equals_unsharded(small_bank, fixed_batch):
+  c = tiny_config(small_bank)
+  # Without biases: the key bias has an exactly-zero gradient (softmax is shift invariant), and
+  # Adam turns its rounding noise into +-lr steps that differ between reduction orders.
+  c.model.use_bias = False
+  one = sharding.make_mesh(c.mesh, jax.devices()[:1])
+  ref_losses, ref_params = run_steps(c, one, fixed_batch, 5)
+  assert ref_losses[-1] < ref_losses[0]
+  for shape in [(8, 1, 1), (2, 2, 2), (1, 1, 8)]:
+    c.mesh.data, c.mesh.fsdp, c.mesh.tensor = shape
+    mesh = sharding.make_mesh(c.mesh)
+    assert dict(mesh.shape) == dict(zip(sharding.MESH_AXES, shape))
+    got_losses, got_params = run_steps(c, mesh, fixed_batch, 5)
+    # Float32 with a different reduction order per mesh: losses agree to ~1e-6 relative;
+    # parameters after 5 Adam steps (lr <= 1e-3) to 1e-5 absolute.
+    np.testing.assert_allclose(got_losses, ref_losses, rtol=1e-5, err_msg=str(shape))
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5, err_msg=str(shape)),
+                 got_params, ref_params)
+
+
+@pytest.fixture(scope="module")
+def reference_run(small_bank, tmp_path_factory):
+  """An uninterrupted 12-step run logging every step, checkpoints at 4, 8, 12."""
+  wd = str(tmp_path_factory.mktemp("ref") / "run")
+  r = run_main(wd, small_bank, "--config.train.steps=12", "--config.train.log_every=1",
+               "--config.train.checkpoint_every=4")
+  assert r.returncode == 0, r.stdout + r.stderr
+  return wd
+
+
+def test_main_writes_metrics_tensorboard_checkpoints(reference_run):
+  lines = [json.loads(l) for l in open(os.path.join(reference_run, "metrics.jsonl"))]
+  assert [m["step"] for m in lines] == list(range(1, 13))
+  for key in ("step", "loss", "lr", "grad_norm", "steps_per_s", "tokens_per_s", "audio_hours"):
+    assert all(key in m for m in lines), key
+  assert all(np.isfinite(m["loss"]) for m in lines)
+  assert lines[-1]["audio_hours"] > lines[0]["audio_hours"] > 0
+  events = [f for f in os.listdir(reference_run) if f.startswith("events.out.tfevents")]
+  assert events
+  from tensorboard.backend.event_processing import event_accumulator  # noqa: PLC0415
+  ea = event_accumulator.EventAccumulator(os.path.join(reference_run, events[0]))
+  ea.Reload()
+  assert [e.step for e in ea.Scalars("loss")] == list(range(1, 13))
+  steps = sorted(int(d) for d in os.listdir(os.path.join(reference_run, "checkpoints"))
+                 if d.isdigit())
+  assert steps == [4, 8, 12]
+
+
+def test_rerun_resumes_and_continues(reference_run, small_bank, tmp_path):
+  wd = str(tmp_path / "run")
+  shutil.copytree(reference_run, wd)
+  r = run_main(wd, small_bank, "--config.train.steps=14", "--config.train.log_every=1",
+               "--config.train.checkpoint_every=4")
+  assert r.returncode == 0, r.stderr
+  assert "resuming from step 12" in r.stderr
+  assert max(losses(wd)) == 14
+
+
+def test_kill9_resume_matches_uninterrupted(reference_run, small_bank, tmp_path):
+  wd = str(tmp_path / "run")
+  args = ("--config.train.steps=12", "--config.train.log_every=1",
+          "--config.train.checkpoint_every=4")
+  p = run_main(wd, small_bank, *args, wait=False)
+  ckdir = os.path.join(wd, "checkpoints")
+  deadline = time.time() + 240
+  # Kill once checkpoint 4 is complete and a later step has been logged: mid-way, no goodbye.
+  while time.time() < deadline and p.poll() is None:
+    done = os.path.isdir(os.path.join(ckdir, "4")) and os.path.exists(
+        os.path.join(wd, "metrics.jsonl")) and max(losses(wd) or {0: 0}) >= 6
+    if done:
+      break
+    time.sleep(0.2)
+  assert p.poll() is None, "run finished before it could be killed"
+  p.send_signal(signal.SIGKILL)
+  p.wait()
+  killed_at = max(losses(wd))
+  assert killed_at < 12
+  r = run_main(wd, small_bank, *args)
+  assert r.returncode == 0, r.stderr
+  assert "resuming from step" in r.stderr
+  resumed_from = int(r.stderr.split("resuming from step ")[1].split()[0])
+  assert resumed_from in (4, 8)
+  ref, got = losses(reference_run), losses(wd)
+  after = [s for s in ref if s > resumed_from]
+  assert after
+  np.testing.assert_allclose([got[s] for s in after], [ref[s] for s in after], rtol=1e-5)
+
+
+def test_truncated_newest_checkpoint_falls_back(reference_run, small_bank, tmp_path, caplog):
+  wd = str(tmp_path / "run")
+  shutil.copytree(reference_run, wd)
+  newest = os.path.join(wd, "checkpoints", "12", "state")
+  victims = [os.path.join(d, f) for d, _, fs in os.walk(newest) for f in fs
+             if os.path.getsize(os.path.join(d, f)) > 64]
+  assert victims
+  for v in victims:  # a half-written checkpoint: every data file cut short
+    with open(v, "r+b") as f:
+      f.truncate(os.path.getsize(v) // 3)
+  c = tiny_config(small_bank)
+  model = model_lib.Diarizer(model_lib.ModelConfig.from_config(c))
+  tx = train.make_optimizer(c.train)
+  mesh = sharding.make_mesh(c.mesh, jax.devices()[:1])
+  abstract, _ = train.state_shardings(model, tx, mesh)
+  mngr = ckpt_lib.manager(wd, create=False)
+  step, state, _ = ckpt_lib.restore_latest(mngr, abstract, None,
+                                           ckpt_lib.shapes_of(abstract.params))
+  assert step == 8
+  assert int(state.step) == 8
+  assert "checkpoint" in caplog.text and "12" in caplog.text
+
+
+def test_sigterm_saves_then_exits_zero(small_bank, tmp_path):
+  wd = str(tmp_path / "run")
+  p = run_main(wd, small_bank, "--config.train.steps=1000", "--config.train.log_every=1",
+               "--config.train.checkpoint_every=1000", wait=False)
+  deadline = time.time() + 240
+  while time.time() < deadline and p.poll() is None:
+    if os.path.exists(os.path.join(wd, "metrics.jsonl")) and losses(wd) and max(losses(wd)) >= 3:
+      break
+    time.sleep(0.2)
+  p.send_signal(signal.SIGTERM)
+  out, _ = p.communicate(timeout=120)
+  assert p.returncode == 0, out
+  steps = [int(d) for d in os.listdir(os.path.join(wd, "checkpoints")) if d.isdigit()]
+  assert steps and 3 <= max(steps) < 1000, steps
+  assert "SIGTERM" in out
+
+
+def _assert_clean_failure(r, *needles):
+  assert r.returncode != 0
+  assert "Traceback" not in r.stderr, r.stderr
+  for n in needles:
+    assert n in r.stderr, r.stderr
+
+
+def test_unknown_config_key_is_a_clear_error(small_bank, tmp_path):
+  r = run_main(str(tmp_path / "run"), small_bank, "--config.train.stepz=3")
+  _assert_clean_failure(r, "stepz")
+
+
+def test_checkpoint_from_other_model_size(reference_run, small_bank, tmp_path):
+  wd = str(tmp_path / "run")
+  shutil.copytree(reference_run, wd)
+  r = run_main(wd, small_bank, "--config.model.d_model=32", "--config.train.steps=14")
+  _assert_clean_failure(r, "different model size", "block0/mlp_in/kernel", "[64, 256]")
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(small_bank, tmp_path):
+  wd = str(tmp_path / "run")
+  # An absurd learning rate blows the parameters up after warmup starts.
+  r = run_main(wd, small_bank, "--config.train.lr=1e30", "--config.train.warmup_steps=4",
+               "--config.train.steps=50", "--config.train.checkpoint_every=1",
+               "--config.train.log_every=1")
+  _assert_clean_failure(r, "loss is nan", "last good checkpoint")
+  steps = sorted(int(d) for d in os.listdir(os.path.join(wd, "checkpoints")) if d.isdigit())
+  assert steps
+  c = tiny_config(small_bank)
+  model = model_lib.Diarizer(model_lib.ModelConfig.from_config(c))
+  tx = train.make_optimizer(c.train)
+  abstract, _ = train.state_shardings(model, tx, sharding.make_mesh(c.mesh, jax.devices()[:1]))
+  _, state, _ = ckpt_lib.restore_latest(ckpt_lib.manager(wd, create=False), abstract)
+  assert all(np.isfinite(x).all() for x in jax.tree.leaves(jax.device_get(state.params)))
