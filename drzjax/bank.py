@@ -230,13 +230,18 @@ def _to_int16(x):
   return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
 
 
-def _build(out, header, items, split, strict=False, log=_log):
+class _Unusable(Exception):
+  """A file that loads but cannot be used (no speech in it)."""
+
+
+def _build(out, header, items, split, strict=False, log=_log, bad_file=()):
   """Shared by corpus and TTS builds.
 
   items: list of (key, speaker, chunks) where chunks() yields float32 16 kHz blocks (a multiple
-  of the VAD hop long, except the last) and raises AudioError for a bad file.
+  of the VAD hop long, except the last) and raises one of `bad_file` for a bad file (the
+  caller's AudioError: TTS builds never import drzjax.audio, nor with it jax).
   """
-  from drzjax.audio import AudioError
+  bad_file = (_Unusable, *bad_file)
   out = _prepare_out(out)
   with _locked(out, log):
     if _already_built(out, header, split, log):
@@ -262,8 +267,8 @@ def _build(out, header, items, split, strict=False, log=_log):
           regions = vad.regions_from_power(np.concatenate(power) if power else np.zeros(0), n,
                                            SAMPLE_RATE, hop) if n else np.zeros((0, 2))
           if not len(regions):
-            raise AudioError(f"{key}: no speech found (silence or too quiet)")
-        except AudioError as e:
+            raise _Unusable(f"{key}: no speech found (silence or too quiet)")
+        except bad_file as e:
           audio.seek(offset * 2)
           audio.truncate(offset * 2)
           if strict:
@@ -273,7 +278,7 @@ def _build(out, header, items, split, strict=False, log=_log):
           if len(skipped) <= MAX_WARNINGS:
             log(f"warning: skipped {e}")
           if len(skipped) == MAX_WARNINGS:
-            log("warning: further skipped files are only counted")
+            log("warning: further skipped files are only counted in the summary")
           continue
         audio.flush()
         e = {"file": key, "speaker": speaker, "offset": int(offset), "length": int(n),
@@ -334,7 +339,7 @@ def build_corpus(source, layout, out, val_fraction=0.1, test_fraction=0.1, seed=
   header = {"source": source, "layout": layout, "params": {}, "sample_rate": SAMPLE_RATE}
   if _is_built(out):
     return _build(out, header, [], split, strict, log)  # already built: skip the file walk
-  from drzjax.audio import audio_info, iter_audio_chunks  # imports jax: only when needed
+  from drzjax.audio import AudioError, audio_info, iter_audio_chunks  # imports jax: lazily
   files = find_audio(source)
   if not files:
     raise BankError(f"{source}: no audio files ({' '.join(AUDIO_EXTS)}) in it")
@@ -363,11 +368,13 @@ def build_corpus(source, layout, out, val_fraction=0.1, test_fraction=0.1, seed=
     if strict:
       raise BankError(f"{msg} (--strict)")
     log(f"warning: skipped {msg}")
+  if len(outside) > MAX_WARNINGS:
+    log(f"warning: skipped {len(outside)} files outside the {layout} layout in all")
   if not items:
     raise BankError(f"{source}: none of its {len(files)} audio files fits the {layout} layout "
                     f"(first: {outside[0]})")
   log(f"{len(items)} audio files of {len({s for _, s, _ in items})} speakers in {source}")
-  return _build(out, header, items, split, strict, log)
+  return _build(out, header, items, split, strict, log, bad_file=(AudioError,))
 
 
 def build_tts(out, speakers=240, utterances=6, val_fraction=0.1, test_fraction=0.1, seed=0,
@@ -406,7 +413,7 @@ def default_bank(config, log=_log):
   path = os.path.join(os.path.abspath(os.path.expanduser(b.cache_dir)),
                       f"tts-{b.tts_speakers}x{b.tts_utterances}-seed{config.seed}")
   if not _is_built(path):
-    log(f"building the default voice bank into {path} (once; about 15 s per 100 speakers)")
+    log(f"building the default voice bank into {path} (once; about a minute)")
   quiet = lambda msg: None if "already built" in msg else log(msg)  # noqa: E731
   return build_tts(path, b.tts_speakers, b.tts_utterances, b.val_fraction, b.test_fraction,
                    config.seed, log=quiet)
