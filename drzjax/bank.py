@@ -509,6 +509,9 @@ def main(argv=None):
   except (BankError, dl.DownloadError, tts.TTSError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 1
+  except BrokenPipeError:  # `info BANK | head`: the reader left, nothing to report
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
   except OSError as e:  # disk full, permissions: still one line naming the file
     print(f"error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
     return 1

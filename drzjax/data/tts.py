@@ -143,7 +143,8 @@ def voice(seed, speaker):
 # flutter phase, the wave generator), so the same text comes out a few samples different each
 # time. Every synthesis therefore starts from a freshly loaded library: dlclose drops the last
 # reference, dlopen maps it anew with its statics zeroed. That costs ~0.6 ms and makes
-# `synthesize` a pure function of (text, voice), whatever was spoken before.
+# `synthesize` a pure function of (text, voice), whatever was spoken before. (Were another
+# module to hold the same library open, dlclose would not unload it and this would not hold.)
 
 _LOCK = threading.Lock()
 _ENGINE = {}
