@@ -1,0 +1,278 @@
+"""decode.py: KV cache == full recompute, greedy/sampling/beam under the grammar masks, speaker
+constraints and forced prefixes. A random-init tiny model emits garbage, which is the point: the
+masks alone must make every output legal."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from drzjax import decode as dec
+from drzjax import tokens
+from drzjax.model import Diarizer, ModelConfig
+
+B, L = 4, 31
+CFG = ModelConfig(vocab_size=64, speaker_slots=4, max_secs=4.0, max_label_len=L, d_model=32,
+                  num_layers=2, num_heads=2)
+VOCAB = CFG.vocab
+# float32 logits of O(1): cached and full attention differ only in summation order.
+LOGIT_ATOL = 1e-4
+
+
+def waves(n, seed=0):
+  """Distinct inputs (silence, tone, gated noise, chirp-ish) so that rows decode differently."""
+  rng = np.random.default_rng(seed)
+  t = np.arange(CFG.num_samples) / CFG.sample_rate
+  rows = [0.0 * t, 0.5 * np.sin(2 * np.pi * 220 * t), rng.normal(0, 0.3, t.size) * (t > 2),
+          0.3 * np.sign(np.sin(2 * np.pi * 3 * t)) * np.sin(2 * np.pi * 800 * t)]
+  return np.stack([rows[i % 4] * (1 + i // 4) for i in range(n)]).astype(np.float32)
+
+
+@pytest.fixture(scope="module", params=["causal", "prefix"])
+def setup(request):
+  model = Diarizer(ModelConfig(**{**CFG.__dict__, "attention": request.param}))
+  wave = waves(B)
+  params = jax.jit(model.init)(jax.random.PRNGKey(0), wave, jnp.zeros((B, L), jnp.int32))
+  return model, params["params"], wave
+
+
+@pytest.fixture(scope="module")
+def causal():
+  model = Diarizer(CFG)
+  wave = waves(B)
+  params = jax.jit(model.init)(jax.random.PRNGKey(0), wave, jnp.zeros((B, L), jnp.int32))
+  return model, params["params"], wave
+
+
+def full_logits(model, params, wave, ids):
+  return np.asarray(jax.jit(model.apply)({"params": params}, wave, jnp.asarray(ids)))
+
+
+def seq_logprob(model, params, wave, ids):
+  """Sum of the model's log-probs (full forward, no cache, no mask) up to and including EOS."""
+  lp = jax.nn.log_softmax(full_logits(model, params, wave, ids), axis=-1)
+  tok_lp = np.take_along_axis(np.asarray(lp), ids[..., None], -1)[..., 0]
+  return (tok_lp * (ids != tokens.PAD)).sum(-1)
+
+
+def length(ids):
+  return (ids != tokens.PAD).sum(-1)
+
+
+def check_well_formed(row):
+  """Independent grammar check of one decoded row; returns the letters in order."""
+  row = [int(t) for t in row]
+  assert tokens.EOS in row, row
+  e = row.index(tokens.EOS)
+  assert e % 3 == 0 and tokens.PAD not in row[:e] and set(row[e + 1:]) <= {tokens.PAD}, row
+  used, letters = 0, []
+  for i in range(0, e, 3):
+    s, t, k = row[i], row[i + 1], row[i + 2] - VOCAB.first_speaker
+    assert VOCAB.is_time(s) and VOCAB.is_time(t) and t >= s, row
+    assert 0 <= k <= used, row  # a used letter or the next new one
+    used = max(used, k + 1)
+    letters.append(k)
+  segs, dropped = tokens.decode(row, VOCAB)
+  assert dropped == 0 and len(segs) == e // 3 and all(b >= a for a, b, _ in segs), row
+  return letters
+
+
+def test_kv_logits_equal_full_forward(setup):
+  model, params, wave = setup
+  rng = np.random.default_rng(1)
+  labels = rng.integers(1, CFG.vocab_size, (B, L)).astype(np.int32)
+  full = full_logits(model, params, wave, labels)
+  v = {"params": params}
+  cache = model.apply(v, B, method=Diarizer.init_cache)
+  logits, cache = jax.jit(lambda v, w, c: model.apply(v, w, c, method=Diarizer.prefill))(
+      v, wave, cache)
+  step = jax.jit(lambda v, i, p, c: model.apply(v, i, p, c, method=Diarizer.step))
+  kv = [np.asarray(logits)]
+  for t in range(1, L):
+    logits, cache = step(v, jnp.asarray(labels[:, t - 1]), jnp.int32(t), cache)
+    kv.append(np.asarray(logits))
+  np.testing.assert_allclose(np.stack(kv, 1), full, atol=LOGIT_ATOL, rtol=0)
+
+
+def test_greedy_equals_recompute(setup):
+  model, params, wave = setup
+  ids = dec.decode(params, model, wave)
+  np.testing.assert_array_equal(ids, dec.recompute_decode(params, model, wave))
+  assert ids.shape == (B, L) and ids.dtype == np.int32
+  for row in ids:
+    check_well_formed(row)
+  # The masks are doing work: the unmasked argmax is illegal somewhere along the way.
+  raw = full_logits(model, params, wave, ids).argmax(-1)
+  assert (raw != ids).any()
+  # Constraints and forcing go through the same masks in both loops.
+  forced = np.array([[5, 9, VOCAB.first_speaker]] * B, np.int32)
+  kw = dict(num_speakers=3, forced=forced, forced_len=np.array([0, 1, 2, 3]))
+  ids = dec.decode(params, model, wave, **kw)
+  np.testing.assert_array_equal(ids, dec.recompute_decode(params, model, wave, **kw))
+
+
+def test_beam_width_one_is_greedy(causal):
+  model, params, wave = causal
+  greedy = dec.decode(params, model, wave)
+  beam1 = dec.decode(params, model, wave, mode="beam", beam=1, length_penalty=0.0)
+  np.testing.assert_array_equal(beam1, greedy)
+  # With a length penalty, width 1 may keep searching past greedy's EOS, but it only ever
+  # swaps greedy's sequence for one that scores better.
+  a = 0.6
+  beam1 = dec.decode(params, model, wave, mode="beam", beam=1, length_penalty=a)
+  s_beam = seq_logprob(model, params, wave, beam1) / dec.brevity_penalty(a, length(beam1))
+  s_greedy = seq_logprob(model, params, wave, greedy) / dec.brevity_penalty(a, length(greedy))
+  assert (s_beam >= s_greedy - 1e-4).all()
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.6])
+def test_beam_scores_at_least_greedy(causal, alpha):
+  model, params, wave = causal
+  greedy = dec.decode(params, model, wave)
+  best, nbest, scores = dec.decode(params, model, wave, mode="beam", beam=4,
+                                   length_penalty=alpha, return_scores=True)
+  lp_beam = seq_logprob(model, params, wave, best)
+  lp_greedy = seq_logprob(model, params, wave, greedy)
+  s_beam = lp_beam / dec.brevity_penalty(alpha, length(best))
+  s_greedy = lp_greedy / dec.brevity_penalty(alpha, length(greedy))
+  assert (s_beam >= s_greedy - 1e-4).all(), (s_beam, s_greedy)
+  # The search's own scores are the model's (recomputed without the cache), best first.
+  np.testing.assert_allclose(scores[:, 0], s_beam, atol=1e-3)
+  assert (np.diff(scores, axis=1) <= 1e-6).all()
+  for row in nbest.reshape(-1, L):
+    check_well_formed(row)
+
+
+def test_well_formed_under_every_mode(causal):
+  model, params, wave = causal
+  outs = [dec.decode(params, model, wave), dec.decode(params, model, wave, mode="beam", beam=3)]
+  for i, (t, k, p) in enumerate([(0.5, 0, 1.0), (1.0, 0, 1.0), (3.0, 0, 1.0), (3.0, 5, 1.0),
+                                 (3.0, 0, 0.5), (10.0, 3, 0.9)]):
+    outs.append(dec.decode(params, model, wave, mode="sample", temperature=t, top_k=k, top_p=p,
+                           rng=jax.random.PRNGKey(i)))
+  letters = []
+  for ids in outs:
+    for row in ids:
+      letters.append(check_well_formed(row))
+  # Hot sampling explores: new letters, several lengths (the masks meet many states).
+  assert max(max(x, default=-1) for x in letters) >= 2
+  assert len({len(x) for x in letters}) > 2
+
+
+def test_top_k_one_is_greedy(causal):
+  model, params, wave = causal
+  greedy = dec.decode(params, model, wave)
+  for rng in range(2):
+    s = dec.decode(params, model, wave, mode="sample", temperature=5.0, top_k=1,
+                   rng=jax.random.PRNGKey(rng))
+    np.testing.assert_array_equal(s, greedy)
+  s = dec.decode(params, model, wave, mode="sample", top_p=1e-6, rng=jax.random.PRNGKey(3))
+  np.testing.assert_array_equal(s, greedy)
+
+
+def test_speaker_constraints(causal):
+  model, params, wave = causal
+  cases = [(dict(num_speakers=n), n, n) for n in (1, 2, 3, 4)]
+  cases += [(dict(min_speakers=3), 3, 4), (dict(max_speakers=1), 0, 1),
+            (dict(min_speakers=2, max_speakers=3), 2, 3)]
+  for kw, lo, hi in cases:
+    outs = [dec.decode(params, model, wave, **kw),
+            dec.decode(params, model, wave, mode="beam", beam=2, **kw)]
+    outs += [dec.decode(params, model, wave, mode="sample", temperature=3.0,
+                        rng=jax.random.PRNGKey(s), **kw) for s in range(2)]
+    for ids in outs:
+      for row in ids:
+        n = len(set(check_well_formed(row)))
+        assert lo <= n <= hi, (kw, row)
+  # Unconstrained hot sampling does produce other counts, so the checks above can fail.
+  counts = {len(set(check_well_formed(r)))
+            for s in range(3)
+            for r in dec.decode(params, model, wave, mode="sample", temperature=3.0,
+                                rng=jax.random.PRNGKey(s))}
+  assert len(counts) > 1
+
+
+def test_min_speakers_forces_new_letters_when_room_is_short(causal):
+  # 3 triplets + EOS fit in 10 positions: num_speakers=3 needs a new letter in every triplet.
+  model, params, wave = causal
+  ids = dec.decode(params, model, wave, num_speakers=3, max_len=10)
+  for row in ids:
+    assert check_well_formed(row) == [0, 1, 2]
+
+
+def test_forced_prefix(causal):
+  model, params, wave = causal
+  a, b_, c = VOCAB.first_speaker + np.arange(3)
+  last = VOCAB.first_speaker - 1  # the last time bin
+  forced = np.array([[5, 9, a, 7, 12, b_]] * 2 + [[last, 0, 0, 0, 0, 0]] * 2, np.int32)
+  forced_len = np.array([6, 3, 1, 0])
+  for kw in [dict(), dict(mode="beam", beam=3),
+             dict(mode="sample", temperature=3.0, rng=jax.random.PRNGKey(0))]:
+    ids = dec.decode(params, model, wave, forced=forced, forced_len=forced_len,
+                     max_speakers=2, **kw)
+    for r in range(B):
+      np.testing.assert_array_equal(ids[r, :forced_len[r]], forced[r, :forced_len[r]])
+      assert set(check_well_formed(ids[r])) <= {0, 1}
+    # A forced start at the last bin leaves one legal end: the same bin.
+    assert ids[2, 1] == last
+  # Forced letters count as used: with room for 3 triplets and num_speakers=3, the one
+  # triplet after the prompt A, B must bring C (if the prompt were not counted, it would be A).
+  ids = dec.decode(params, model, wave, forced=forced, forced_len=np.array([6, 3, 0, 0]),
+                   num_speakers=3, max_len=10)
+  assert ids[0, 8] == c and check_well_formed(ids[0]) == [0, 1, 2]
+  assert [check_well_formed(r) for r in ids[1:]] == [[0, 1, 2]] * 3
+
+
+def test_mask_follows_forced_state():
+  """The mask functions themselves, after tokens fed through `advance`."""
+  a = VOCAB.first_speaker
+  knobs = {"min_spk": jnp.int32(0), "max_spk": jnp.int32(4), "min_len": jnp.int32(0)}
+
+  def legal_after(seq):
+    gram = dec.grammar_init(1)
+    for p, t in enumerate(seq):
+      gram = dec.advance(VOCAB, jnp.int32(p), jnp.array([t], jnp.int32), gram)
+    ok = dec.allowed(VOCAB, jnp.int32(len(seq)), gram, knobs, L)
+    return set(np.flatnonzero(np.asarray(ok[0])).tolist())
+
+  times = set(range(2, a))
+  assert legal_after([]) == times | {tokens.EOS}
+  assert legal_after([7]) == set(range(7, a))
+  assert legal_after([5, 9]) == {a}
+  assert legal_after([5, 9, a + 1]) == times | {tokens.EOS}  # EOS: no min_len/min_speakers
+  assert legal_after([5, 9, a + 1, 3, 4]) == {a, a + 1, a + 2}
+  assert legal_after([5, 9, a, 3, 4]) == {a, a + 1}
+  assert legal_after([5, 9, a, tokens.EOS]) == {tokens.PAD}
+  # Too little room left: only EOS (position 28 + 3 >= 31).
+  assert legal_after([5, 9, a] * 9 + [5]) == set(range(5, a))
+  assert legal_after([5, 9, a] * 10) == {tokens.EOS}
+  knobs["min_spk"] = jnp.int32(2)
+  assert legal_after([5, 9, a]) == times  # EOS illegal before 2 letters
+  knobs["max_spk"] = jnp.int32(2)
+  assert legal_after([5, 9, a, 3, 4, a + 1, 6, 6]) == {a, a + 1}  # no third letter
+
+
+def test_no_recompile_and_bad_input(causal):
+  model, params, wave = causal
+  dec.decode(params, model, wave)
+  fn = dec.compiled(model, "greedy", 1, L)
+  n = fn._cache_size()
+  dec.decode(params, model, wave[:, :1000], num_speakers=2, forced=np.full((B, 2), 5),
+             min_len=3)
+  assert fn._cache_size() == n
+  with pytest.raises(ValueError, match="samples"):
+    dec.decode(params, model, np.zeros((1, CFG.num_samples + 1), np.float32))
+  with pytest.raises(ValueError, match="mode"):
+    dec.decode(params, model, wave, mode="nucleus")
+  with pytest.raises(ValueError, match="speaker"):
+    dec.decode(params, model, wave, num_speakers=5)
+  with pytest.raises(ValueError, match="rng"):
+    dec.decode(params, model, wave, mode="sample")
+
+
+def test_decode_segments(causal):
+  model, params, wave = causal
+  out = dec.decode_segments(params, model, wave, num_speakers=2)
+  assert len(out) == B
+  for segs, dropped in out:
+    assert dropped == 0 and {k for _, _, k in segs} == {0, 1}
+    assert all(0 <= s <= e <= CFG.max_secs for s, e, _ in segs)
