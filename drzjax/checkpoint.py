@@ -75,3 +75,31 @@ def restore_latest(mngr, abstract_state, data_iter=None, param_shapes=None):
       continue
     return step, restored["state"], meta
   return None
+
+
+def restore_params(workdir, abstract_params):
+  """-> (step, params) from the newest readable checkpoint of workdir, without optimizer state.
+
+  Falls back to older checkpoints like restore_latest; raises FileNotFoundError if none reads.
+  """
+  mngr = manager(workdir, create=False)
+  steps = sorted(mngr.all_steps(), reverse=True)
+  if not steps:
+    raise FileNotFoundError(f"{mngr.directory}: no checkpoint to restore (train first: "
+                            "python -m drzjax.main --workdir=...)")
+  item = {"params": abstract_params}
+  for step in steps:
+    where = os.path.join(str(mngr.directory), str(step))
+    try:
+      meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+      check_shapes(meta.get("param_shapes", {}), shapes_of(abstract_params), where)
+      restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
+          item=item, restore_args=ocp.checkpoint_utils.construct_restore_args(item),
+          partial_restore=True)))
+      return step, restored["state"]["params"]
+    except CheckpointMismatch:
+      raise
+    except Exception as e:  # noqa: BLE001 - unreadable: try the previous one
+      logging.warning("checkpoint %s is unreadable (%s); trying the previous one", where,
+                      type(e).__name__)
+  raise FileNotFoundError(f"{mngr.directory}: no readable checkpoint among steps {steps}")

@@ -1,0 +1,296 @@
+"""Diarize audio files to RTTM (DESIGN.md §6): `python -m drzjax.diarize [--workdir=DIR] a.wav ...`.
+
+Long audio is read in chunks of the model's max_secs. From the second chunk on (and from the
+first when speakers are enrolled) the chunk is prefixed by a prompt: a few seconds of each known
+speaker's audio, each followed by a short silence, and the decoder is forced to emit their
+triplets (letter k for prompt speaker k) before it reads the new audio. The letters it then
+writes for the new audio keep their identity across chunks; a letter beyond the prompt is a new
+speaker. Segments cut by a chunk boundary are joined. The file is streamed from disk, so its
+length is not bounded by memory.
+
+  python -m drzjax.diarize --workdir=runs/base meeting.wav --out=rttm/ --plot
+  python -m drzjax.diarize a.wav b.flac --num-speakers=2 --beam=4
+  python -m drzjax.diarize call.wav --enroll alice=alice.wav --enroll bob=bob.wav
+
+Python:
+  d = Diarizer.from_workdir("runs/base")
+  result = d("meeting.wav", num_speakers=2)   # .segments [(start, end, name)], .annotation
+"""
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+import time
+
+import numpy as np
+
+from drzjax import audio as audio_lib
+from drzjax import tokens
+from drzjax.data import vad
+
+SILENCE_SECS = 0.2     # between prompt clips, as nanodrz
+PROMPT_SECS = 3.0      # audio per known speaker in the prompt
+MAX_PROMPT_FRACTION = 0.5  # the prompt never takes more than this share of a chunk
+
+
+@dataclasses.dataclass
+class Diarization:
+  uri: str
+  duration: float
+  segments: list  # [(start_s, end_s, speaker name)] sorted
+
+  @property
+  def annotation(self):
+    """A pyannote.core.Annotation (needs pyannote.core installed)."""
+    from pyannote.core import Annotation, Segment  # noqa: PLC0415
+    ann = Annotation(uri=self.uri)
+    for i, (s, e, who) in enumerate(self.segments):
+      ann[Segment(s, e), i] = who
+    return ann
+
+
+@dataclasses.dataclass
+class _Speaker:
+  name: str
+  clip: np.ndarray  # prompt audio
+
+
+class _Stream:
+  """Pull n samples at a time from a file (streamed block by block) or an in-memory array."""
+
+  def __init__(self, source, sample_rate, block):
+    if isinstance(source, np.ndarray):
+      self._blocks = iter([np.asarray(source, np.float32)])
+    else:
+      self._blocks = audio_lib.iter_audio_chunks(source, block, sample_rate)
+    self._buf = np.zeros(0, np.float32)
+    self._eof = False
+
+  def _fill(self, n):
+    while len(self._buf) < n and not self._eof:
+      try:
+        self._buf = np.concatenate([self._buf, next(self._blocks)])
+      except StopIteration:
+        self._eof = True
+
+  def take(self, n):
+    self._fill(n)
+    out, self._buf = self._buf[:n], self._buf[n:]
+    return out
+
+  def exhausted(self):
+    self._fill(1)
+    return not len(self._buf)
+
+
+def _join(segments, gap):
+  """Merge one speaker's segments that touch or are within `gap` (a chunk boundary cut)."""
+  out = []
+  for s, e, who in sorted(segments, key=lambda x: (x[2], x[0], x[1])):
+    if out and out[-1][2] == who and s <= out[-1][1] + gap:
+      out[-1] = (out[-1][0], max(out[-1][1], e), who)
+    else:
+      out.append((s, e, who))
+  return sorted(out)
+
+
+def _clean_clip(chunk, sr, segs, letter, secs):
+  """The longest stretch of `letter` not overlapped by anyone else, at most `secs` long."""
+  mine = [(s, e) for s, e, k in segs if k == letter]
+  others = [(s, e) for s, e, k in segs if k != letter]
+  best = (0.0, 0.0)
+  for s, e in mine:
+    for os_, oe in others:  # trim the part overlapped by another speaker
+      if os_ < e and oe > s:
+        if os_ > s:
+          e = min(e, os_)
+        else:
+          s = max(s, oe)
+    if e - s > best[1] - best[0]:
+      best = (s, e)
+  a, b = int(best[0] * sr), int(min(best[1], best[0] + secs) * sr)
+  return chunk[a:b].copy()
+
+
+class Diarizer:
+  """A trained model plus the chunking logic. Call it on a path or a 16 kHz float array."""
+
+  def __init__(self, model, params, config):
+    self.model, self.params, self.config = model, params, config
+    self.vocab = model.cfg.vocab
+    self.sr = model.cfg.sample_rate
+
+  @classmethod
+  def from_workdir(cls, workdir):
+    import jax  # noqa: PLC0415 - keep `--help` and argument errors fast
+    import ml_collections  # noqa: PLC0415
+    from drzjax import checkpoint as ckpt_lib  # noqa: PLC0415
+    from drzjax import model as model_lib  # noqa: PLC0415
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path):
+      raise FileNotFoundError(f"{workdir}: not a drzjax run directory (no config.json); train "
+                              f"one with python -m drzjax.main --workdir={workdir}")
+    with open(path) as f:
+      config = ml_collections.ConfigDict(json.load(f))
+    model = model_lib.Diarizer(model_lib.ModelConfig.from_config(config))
+    cfg = model.cfg
+    abstract = jax.eval_shape(lambda: model.init(
+        jax.random.key(0), jax.numpy.zeros((1, cfg.num_samples)),
+        jax.numpy.zeros((1, cfg.max_label_len), jax.numpy.int32))["params"])
+    import flax.linen as nn  # noqa: PLC0415
+    abstract = nn.meta.unbox(abstract)
+    step, params = ckpt_lib.restore_params(workdir, abstract)
+    logging.info("loaded %s model from %s (step %d)", config.variant, workdir, step)
+    return cls(model, params, config)
+
+  def _decode(self, wave, forced, num_speakers, min_speakers, max_speakers, beam):
+    from drzjax import decode  # noqa: PLC0415
+    kw = dict(num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers)
+    kw = {k: min(v, self.vocab.speakers) for k, v in kw.items()}
+    if beam > 1:
+      kw.update(mode="beam", beam=beam)
+    f = np.asarray(forced, np.int32)[None] if len(forced) else None
+    ids = decode.decode(self.params, self.model, wave[None], forced=f, **kw)[0]
+    segs, _ = tokens.decode(ids, self.vocab)
+    return segs
+
+  def __call__(self, source, num_speakers=0, min_speakers=0, max_speakers=0, beam=1,
+               enroll=(), uri=None):
+    """Diarize a file path (streamed) or a float32 16 kHz mono array -> Diarization."""
+    if uri is None:
+      uri = (os.path.splitext(os.path.basename(source))[0] if isinstance(source, str)
+             else "audio")
+    n_chunk = self.model.cfg.num_samples
+    stream = _Stream(source, self.sr, n_chunk)
+    known = [_Speaker(name, clip) for name, clip in enroll]
+    new_names = iter(tokens.letter(i) for i in range(10 ** 6))
+    slots = self.vocab.speakers
+    segments, t0 = [], 0.0
+    one_chunk_total = None
+    while not stream.exhausted():
+      # ---- The prompt: known speakers (most recently heard last), then the new audio ----
+      prompt_spk = known[-(slots - 1):] if len(known) >= slots else known
+      per = min(PROMPT_SECS, MAX_PROMPT_FRACTION * self.model.cfg.max_secs
+                / max(1, len(prompt_spk)) - SILENCE_SECS)
+      parts, forced, pos = [], [], 0
+      for k, spk in enumerate(prompt_spk):
+        clip = spk.clip[: int(per * self.sr)]
+        forced += [int(self.vocab.time_id(pos / self.sr)),
+                   int(self.vocab.time_id((pos + len(clip)) / self.sr)),
+                   int(self.vocab.speaker_id(k))]
+        parts += [clip, np.zeros(int(SILENCE_SECS * self.sr), np.float32)]
+        pos += len(clip) + int(SILENCE_SECS * self.sr)
+      chunk = stream.take(n_chunk - pos)
+      if one_chunk_total is None:
+        one_chunk_total = stream.exhausted()
+      p_secs = pos / self.sr
+      if len(vad.speech_regions(chunk, self.sr)) == 0:  # silence: nothing to say, no decode
+        t0 += len(chunk) / self.sr
+        continue
+      wave = np.concatenate(parts + [chunk]) if parts else chunk
+      # Exact speaker counts only make sense when the whole file is one chunk.
+      if one_chunk_total and not prompt_spk:
+        counts = (num_speakers, min_speakers, max_speakers)
+      else:
+        counts = (0, 0, max(num_speakers, max_speakers))
+      segs = self._decode(wave, forced, *counts, beam)
+      # ---- Letters -> speakers: k < len(prompt) is prompt speaker k, later letters are new ----
+      names = {k: spk.name for k, spk in enumerate(prompt_spk)}
+      heard = []
+      for s, e, k in segs:
+        if e <= p_secs + 1e-6:
+          continue  # the forced prompt triplets
+        if k not in names:
+          names[k] = next(new_names)
+          known.append(_Speaker(names[k], _clean_clip(wave, self.sr, segs, k, PROMPT_SECS)))
+        heard.append(names[k])
+        segments.append((t0 + max(s, p_secs) - p_secs, t0 + e - p_secs, names[k]))
+      # Most recently heard speakers go last, so they stay in a full prompt.
+      order = {n: i for i, n in enumerate(heard)}
+      known.sort(key=lambda spk: order.get(spk.name, -1))
+      t0 += len(chunk) / self.sr
+    duration = t0
+    segments = [(max(0.0, s), min(e, duration), w) for s, e, w in segments if e > s]
+    return Diarization(uri, duration, _join(segments, 2 * self.vocab.bin_secs))
+
+
+def load_enrollment(specs, sample_rate):
+  """["NAME=clip.wav", ...] -> [(name, speech-only audio)]; errors name the spec."""
+  out = []
+  for spec in specs:
+    if "=" not in spec:
+      raise ValueError(f"--enroll {spec!r}: expected NAME=clip.wav")
+    name, path = spec.split("=", 1)
+    wave = audio_lib.load_audio(path, sample_rate)
+    regions = vad.speech_regions(wave, sample_rate)
+    if not len(regions):
+      raise ValueError(f"{path}: enrollment clip for {name} has no speech")
+    out.append((name, np.concatenate([wave[a:b] for a, b in regions])))
+  return out
+
+
+def parse_args(argv):
+  p = argparse.ArgumentParser(
+      prog="python -m drzjax.diarize", description=__doc__.split("\n\n")[0],
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("files", nargs="+", help="audio files (any rate/channels; resampled, downmixed)")
+  p.add_argument("--workdir", default="runs/base", help="training run to load (newest checkpoint)")
+  p.add_argument("--out", default=".", help="directory for <uri>.rttm (and .png)")
+  p.add_argument("--num-speakers", type=int, default=0, help="exact number of speakers")
+  p.add_argument("--min-speakers", type=int, default=0)
+  p.add_argument("--max-speakers", type=int, default=0)
+  p.add_argument("--beam", type=int, default=1, help="beam width (1 = greedy)")
+  p.add_argument("--plot", action="store_true", help="also write <uri>.png, a timeline")
+  p.add_argument("--enroll", action="append", default=[], metavar="NAME=clip.wav",
+                 help="a known speaker: their segments are labelled NAME (repeatable)")
+  args = p.parse_args(argv)
+  if args.num_speakers and (args.min_speakers or args.max_speakers):
+    p.error("give --num-speakers, or --min-speakers/--max-speakers, not both")
+  return args
+
+
+def main(argv=None):
+  args = parse_args(sys.argv[1:] if argv is None else argv)
+  logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr, force=True)
+  for name in ("absl", "orbax", "jax._src"):
+    logging.getLogger(name).setLevel(logging.WARNING)
+  from drzjax import rttm  # noqa: PLC0415
+  try:
+    d = Diarizer.from_workdir(args.workdir)
+    enroll = load_enrollment(args.enroll, d.sr)
+  except (FileNotFoundError, ValueError, audio_lib.AudioError) as e:
+    sys.exit(f"error: {e}")
+  os.makedirs(args.out, exist_ok=True)
+  failed, t_all, audio_all = 0, time.time(), 0.0
+  for i, path in enumerate(args.files):
+    t = time.time()
+    try:
+      info = audio_lib.audio_info(path, d.sr)
+      if info.conversion:
+        logging.info("%s: %s", path, info.conversion)
+      r = d(path, args.num_speakers, args.min_speakers, args.max_speakers, args.beam, enroll)
+    except (audio_lib.AudioError, ValueError) as e:
+      logging.error("error: %s", e)
+      failed += 1
+      continue
+    out = os.path.join(args.out, r.uri + ".rttm")
+    rttm.write_rttm(out, r.uri, r.segments)
+    if args.plot:
+      from drzjax import plot  # noqa: PLC0415
+      plot.save_png(plot.timeline({"": r.segments}, r.duration, title=r.uri),
+                    os.path.join(args.out, r.uri + ".png"))
+    dt = time.time() - t
+    audio_all += r.duration
+    logging.info("[%d/%d] %s: %.1f s audio, %d speakers, %d segments -> %s  (%.1f s, RTF %.3f, "
+                 "%.2f files/s)", i + 1, len(args.files), path, r.duration,
+                 len({s[2] for s in r.segments}), len(r.segments), out, dt,
+                 dt / max(r.duration, 1e-9), (i + 1) / (time.time() - t_all))
+  if failed:
+    sys.exit(f"error: {failed} of {len(args.files)} files failed (see above); the others were "
+             "written")
+
+
+if __name__ == "__main__":
+  main()
