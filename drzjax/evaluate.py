@@ -7,10 +7,14 @@ prints a table (one row per reference uri, then OVERALL) and, with --json, write
 {"files": {uri: {der, false_alarm, missed, confusion, total, jer}}, "overall": {...}}
 with der/jer as fractions and the others in seconds (total = scored reference speaker time).
 
-The second mode, `--workdir=DIR --data=synthetic|DIR` (diarize with a trained model, then
-score), is declared here but not implemented yet. It should diarize into RTTMs and call
-`score_paths` / `score_corpus` + `format_table`; keep jax imports inside that mode so that
-scoring alone starts fast.
+  python -m drzjax.evaluate --workdir=runs/base --data=synthetic [--num=64] [--beam=4]
+                            [--interrupt-max=1.0 --silence-max=0.5 --mix-speakers=3]
+  python -m drzjax.evaluate --workdir=runs/base --data=DIR [--hyp-out=DIR]
+
+diarizes with the newest checkpoint of a training run, then scores: held-out synthetic mixtures
+(the bank's test split: speakers never seen in training; a fixed seed, so numbers compare
+across runs; difficulty is the run's config unless overridden), or a folder of real *.wav with
+*.rttm references (+ *.uem). jax is imported only in this mode, so scoring alone starts fast.
 
 Bad input (missing file, malformed RTTM/UEM line) prints one line naming the file and line on
 stderr and exits with status 2.
@@ -51,11 +55,21 @@ def parse_args(argv):
   g.add_argument("--skip-overlap", action="store_true",
                  help="do not score regions where two or more reference speakers overlap")
   g.add_argument("--json", metavar="FILE", help="also write the scores as JSON to FILE")
-  m = p.add_argument_group("diarize-then-score mode (not implemented yet)")
+  m = p.add_argument_group("diarize-then-score mode")
   m.add_argument("--workdir", metavar="DIR", help="training run whose model diarizes")
   m.add_argument("--data", metavar="synthetic|DIR",
                  help="held-out synthetic mixtures, or a directory of *.wav + *.rttm (+ *.uem)")
+  m.add_argument("--num", type=int, default=64, help="synthetic mixtures to score (default 64)")
+  m.add_argument("--beam", type=int, default=1, help="beam width (1 = greedy)")
+  m.add_argument("--batch", type=int, default=16, help="synthetic mixtures decoded at once")
+  m.add_argument("--interrupt-max", type=float, help="synthetic: override data.interrupt_max")
+  m.add_argument("--silence-max", type=float, help="synthetic: override data.silence_max")
+  m.add_argument("--mix-speakers", type=int, help="synthetic: override data.num_speakers")
+  m.add_argument("--noise-prob", type=float, help="synthetic: override data.noise_prob")
+  m.add_argument("--hyp-out", metavar="DIR", help="also write the hypothesis RTTMs here")
   args = p.parse_args(argv)
+  if (args.workdir is None) != (args.data is None):
+    p.error("--workdir and --data go together")
   if args.workdir is None and args.data is None:
     if args.ref is None or args.hyp is None:
       p.error("give --ref and --hyp (scoring mode) or --workdir and --data")
@@ -114,6 +128,97 @@ def score_paths(ref, hyp, uem=None, collar=0.0, skip_overlap=False, json_path=No
   return result
 
 
+def score_synthetic(params, model, mixtures, beam=1, batch=16, collar=0.0):
+  """Greedy/beam decode of in-memory mixtures, scored against their exact labels.
+
+  mixtures: [data.mixtures.Mixture]. -> (result dict as score_corpus, {uri: hyp segments}).
+  """
+  import numpy as np  # noqa: PLC0415
+  from drzjax import decode, tokens  # noqa: PLC0415
+  n = model.cfg.num_samples
+  refs, hyps = {}, {}
+  for i in range(0, len(mixtures), batch):
+    group = mixtures[i:i + batch]
+    waves = np.zeros((batch, n), np.float32)  # one compiled shape: the last batch is padded
+    for j, m in enumerate(group):
+      waves[j, :min(n, len(m.audio))] = m.audio[:n]
+    kw = {"mode": "beam", "beam": beam} if beam > 1 else {}
+    ids = decode.decode(params, model, waves, **kw)
+    for j, m in enumerate(group):
+      uri = f"mix{i + j:04d}"
+      refs[uri] = [(s, e, str(w)) for s, e, w in m.segments]
+      segs, _ = tokens.decode(ids[j], model.cfg.vocab)
+      hyps[uri] = [(s, e, tokens.letter(k)) for s, e, k in segs]
+  return der.score_corpus(refs, hyps, collar=collar), hyps
+
+
+def diarize_and_score(args):
+  """--workdir --data mode: diarize (synthetic mixtures or a folder of wavs), then score."""
+  logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+  for name in ("absl", "orbax", "jax._src"):
+    logging.getLogger(name).setLevel(logging.WARNING)
+  from drzjax import audio as audio_lib  # noqa: PLC0415
+  from drzjax import diarize  # noqa: PLC0415
+  try:
+    d = diarize.Diarizer.from_workdir(args.workdir)
+    if args.data == "synthetic":
+      result, hyps = _score_synthetic_args(d, args)
+    else:
+      result, hyps = _score_folder(d, args)
+  except (FileNotFoundError, ValueError, audio_lib.AudioError, OSError) as e:
+    print(f"error: {_error_line(e)}", file=sys.stderr)
+    return 2
+  if args.hyp_out:
+    os.makedirs(args.hyp_out, exist_ok=True)
+    for uri, segs in hyps.items():
+      rttm.write_rttm(os.path.join(args.hyp_out, uri + ".rttm"), uri, segs)
+  if args.json:
+    write_json(result, args.json)
+  print(format_table(result))
+  return 0
+
+
+def _score_synthetic_args(d, args):
+  from drzjax import bank as bank_cli  # noqa: PLC0415
+  from drzjax.data import pipeline  # noqa: PLC0415
+  config = d.config
+  for flag, key in (("interrupt_max", "interrupt_max"), ("silence_max", "silence_max"),
+                    ("mix_speakers", "num_speakers"), ("noise_prob", "noise_prob")):
+    if getattr(args, flag) is not None:
+      config.data[key] = getattr(args, flag)
+  # Test split, its own seed: speakers and mixtures the model never trained on.
+  spec = pipeline.ExampleSpec.from_config(config, bank_cli.default_bank(config), "test",
+                                          seed=config.seed + 2)
+  synth = pipeline.Synthesizer(spec)
+  mixtures = [synth.mixture(i) for i in range(args.num)]
+  logging.info("scoring %d synthetic test mixtures (%s speakers max, interrupt_max %.2f s, "
+               "silence_max %.2f s)", args.num, config.data.num_speakers,
+               config.data.interrupt_max, config.data.silence_max)
+  return score_synthetic(d.params, d.model, mixtures, args.beam, args.batch, args.collar)
+
+
+def _score_folder(d, args):
+  import glob  # noqa: PLC0415
+  wavs = sorted(glob.glob(os.path.join(args.data, "*.wav")))
+  if not wavs:
+    raise FileNotFoundError(f"{args.data}: no *.wav files")
+  refs = rttm.collect_rttm(args.data)
+  uems = rttm.collect_uem(args.data) if glob.glob(os.path.join(args.data, "*.uem")) else None
+  hyps = {}
+  for i, path in enumerate(wavs):
+    uri = os.path.splitext(os.path.basename(path))[0]
+    if uri not in refs:
+      logging.warning("%s: no %s.rttm reference beside it; skipped", path, uri)
+      continue
+    r = d(path, beam=args.beam, uri=uri)
+    hyps[uri] = r.segments
+    logging.info("[%d/%d] %s: %.1f s, %d segments", i + 1, len(wavs), path, r.duration,
+                 len(r.segments))
+  refs = {u: refs[u] for u in hyps}
+  return der.score_corpus(refs, hyps, uems, collar=args.collar,
+                          skip_overlap=args.skip_overlap), hyps
+
+
 def _error_line(e):
   if isinstance(e, OSError) and e.filename and e.strerror:
     return f"{e.filename}: {e.strerror}"
@@ -122,10 +227,8 @@ def _error_line(e):
 
 def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
-  if args.workdir is not None or args.data is not None:
-    print("python -m drzjax.evaluate: --workdir/--data (diarize, then score) is not "
-          "implemented yet; score existing RTTMs with --ref and --hyp", file=sys.stderr)
-    return 2
+  if args.workdir is not None:
+    return diarize_and_score(args)
   # Warnings (missing hypothesis, ...) go to stderr; a handler on our own logger, not the root,
   # so that calling main() from Python leaves the caller's logging alone.
   handler = logging.StreamHandler(sys.stderr)

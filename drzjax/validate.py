@@ -1,8 +1,10 @@
-"""Validation during training: loss on a fixed held-out set of synthetic mixtures (val speakers)."""
+"""Validation during training, on a fixed held-out set of synthetic mixtures (val speakers):
+the loss, the greedy DER, and a reference-vs-predicted timeline picture for TensorBoard."""
 import logging
 
-import jax
 import flax.linen as nn
+import jax
+import numpy as np
 
 from drzjax import sharding
 from drzjax.data import pipeline
@@ -12,17 +14,27 @@ class Validator:
   def __init__(self, config, bank_path, model, mesh):
     # A different stream seed than training, and the val split: unseen speakers.
     spec = pipeline.ExampleSpec.from_config(config, bank_path, "val", seed=config.seed + 1)
-    n = config.train.eval_size
     shards = mesh.shape["data"] * mesh.shape["fsdp"]
-    n = max(shards, n - n % shards)
-    self.batch = pipeline.fixed_examples(spec, n)
+    n = max(shards, config.train.eval_size - config.train.eval_size % shards)
+    synth = pipeline.Synthesizer(spec)
+    self.mixtures = [synth.mixture(i) for i in range(n)]
+    exs = [pipeline.to_example(m, spec) for m in self.mixtures]
+    self.batch = {k: np.stack([e[k] for e in exs]) for k in exs[0]}
     self.model, self.mesh = model, mesh
 
   def run(self, step, params, eval_fn, log):
-    batch = sharding.global_batch(self.batch, self.mesh) if jax.process_count() == 1 else None
-    if batch is None:
+    if jax.process_count() > 1:
       return  # each process holds the whole fixed set; per-host slicing is not worth it here
+    from drzjax import evaluate, plot  # noqa: PLC0415
     with jax.set_mesh(self.mesh), nn.logical_axis_rules(sharding.RULES):
-      loss = float(eval_fn(params, batch))
-    log.write(step, {"val_loss": loss})
-    logging.info("step %d  val_loss %.4f", step, loss)
+      loss = float(eval_fn(params, sharding.global_batch(self.batch, self.mesh)))
+    result, hyps = evaluate.score_synthetic(params, self.model, self.mixtures,
+                                            batch=len(self.mixtures))
+    der = result["overall"]["der"]
+    log.write(step, {"val_loss": loss, "val_der": der})
+    m = self.mixtures[0]
+    fig = plot.timeline({"ref": [(s, e, str(w)) for s, e, w in m.segments],
+                         "pred": hyps["mix0000"]}, len(m.audio) / self.model.cfg.sample_rate,
+                        wave=m.audio, title=f"step {step}  DER {100 * der:.1f}%")
+    log.image(step, "val/timeline", plot.to_array(fig))
+    logging.info("step %d  val_loss %.4f  val_der %.1f%%", step, loss, 100 * der)
