@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -88,6 +89,19 @@ def test_state_through_orbax_checkpoint(small_bank, tmp_path):
   assert step == 3 and meta["step"] == 3
   np.testing.assert_array_equal(restored["w"], state["w"])
   same_batches(take(fresh, 2), want)
+
+
+def test_prefetch_is_bounded(small_bank, monkeypatch):
+  """The in-process stream runs only `prefetch` batches ahead (grain's default is 500)."""
+  calls = []
+  call = pipeline.Synthesizer.__call__
+  monkeypatch.setattr(pipeline.Synthesizer, "__call__",
+                      lambda self, index: (calls.append(index), call(self, index))[1])
+  spec, _ = tiny_spec(small_bank)
+  it = iter(pipeline.dataset(spec, 2, prefetch=2))
+  next(it)
+  time.sleep(1.5)  # ample time to run far ahead if it could
+  assert 2 <= len(calls) <= 2 * (1 + 2 + 1), len(calls)
 
 
 def test_host_slices_partition_the_global_batch(small_bank):

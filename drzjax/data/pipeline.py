@@ -79,7 +79,10 @@ def dataset(spec, global_batch, host_index=0, host_count=1, workers=0, prefetch=
     raise ValueError(f"global batch {global_batch} does not split over {host_count} hosts")
   ds = grain.MapDataset.range(STREAM_LEN)[host_index::host_count]
   ds = ds.map(Synthesizer(spec)).batch(global_batch // host_count, drop_remainder=True)
-  ds = ds.to_iter_dataset()
+  # grain's default read options (16 threads, 500 batches ahead) would fill memory with
+  # gigabytes of batches the step has not asked for and take CPU from it: one thread (per
+  # worker) and `prefetch` batches ahead keep the step fed.
+  ds = ds.to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=prefetch))
   if workers > 0:
     ds = ds.mp_prefetch(grain.multiprocessing.MultiprocessingOptions(
         num_workers=workers, per_worker_buffer_size=prefetch))
