@@ -5,6 +5,9 @@ os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                            + " --xla_force_host_platform_device_count=8").strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -53,3 +56,33 @@ def write_bank(path, num_speakers=10, utts_per_speaker=3, seed=0, sr=16000):
 @pytest.fixture(scope="session")
 def small_bank(tmp_path_factory):
   return write_bank(tmp_path_factory.mktemp("bank") / "bank")
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_main(workdir, bank, *overrides, devices=1, timeout=300, wait=True, env_extra=None):
+  """`python -m drzjax.main` (tiny config) in a real subprocess."""
+  # A shared persistent compilation cache: runs of the same shapes compile the step once.
+  env = dict(os.environ, JAX_PLATFORMS="cpu",
+             XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+             JAX_COMPILATION_CACHE_DIR=os.path.join(ROOT, ".pytest_cache", "jax"),
+             JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+             JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+  env.update(env_extra or {})
+  cmd = [sys.executable, "-m", "drzjax.main", "--config=configs/base.py:tiny",
+         f"--workdir={workdir}", f"--config.bank.path={bank}", *overrides]
+  if not wait:
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+  return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(small_bank, tmp_path_factory):
+  """An uninterrupted 12-step tiny run logging every step, checkpoints at 4, 8, 12."""
+  wd = str(tmp_path_factory.mktemp("tiny_run") / "run")
+  r = run_main(wd, small_bank, "--config.train.steps=12", "--config.train.log_every=1",
+               "--config.train.checkpoint_every=4")
+  assert r.returncode == 0, r.stdout + r.stderr
+  return wd

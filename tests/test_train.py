@@ -6,8 +6,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 
 import flax.linen as nn
@@ -16,14 +14,12 @@ import numpy as np
 import pytest
 
 from configs.base import get_config
+from conftest import run_main
 from drzjax import checkpoint as ckpt_lib
 from drzjax import model as model_lib
 from drzjax import sharding
 from drzjax import train
 from drzjax.data import pipeline
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 def tiny_config(bank, **train_overrides):
   c = get_config("tiny")
@@ -31,22 +27,6 @@ def tiny_config(bank, **train_overrides):
   for k, v in train_overrides.items():
     setattr(c.train, k, v)
   return c
-
-
-def run_main(workdir, bank, *overrides, devices=1, timeout=300, wait=True, env_extra=None):
-  # A shared persistent compilation cache: runs of the same shapes compile the step once.
-  env = dict(os.environ, JAX_PLATFORMS="cpu",
-             XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
-             JAX_COMPILATION_CACHE_DIR=os.path.join(ROOT, ".pytest_cache", "jax"),
-             JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-             JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
-  env.update(env_extra or {})
-  cmd = [sys.executable, "-m", "drzjax.main", "--config=configs/base.py:tiny",
-         f"--workdir={workdir}", f"--config.bank.path={bank}", *overrides]
-  if not wait:
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-  return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def read_tb_scalars(path):
@@ -130,13 +110,8 @@ def test_sharded_equals_unsharded(small_bank, fixed_batch):
 
 
 @pytest.fixture(scope="module")
-def reference_run(small_bank, tmp_path_factory):
-  """An uninterrupted 12-step run logging every step, checkpoints at 4, 8, 12."""
-  wd = str(tmp_path_factory.mktemp("ref") / "run")
-  r = run_main(wd, small_bank, "--config.train.steps=12", "--config.train.log_every=1",
-               "--config.train.checkpoint_every=4")
-  assert r.returncode == 0, r.stdout + r.stderr
-  return wd
+def reference_run(tiny_run):
+  return tiny_run
 
 
 def test_main_writes_metrics_tensorboard_checkpoints(reference_run):
