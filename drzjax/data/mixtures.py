@@ -209,11 +209,11 @@ def make_mixture(bank, speakers, seed, index, cfg):
       break
     x = x[:regions[-1, 1]]
     speech = np.concatenate([x[a:b] for a, b in regions])
-    x = x * (REF_RMS / max(float(np.sqrt(np.mean(speech ** 2))), 1e-5)) * gain[k]
+    # float32 throughout: a float64 scalar or time axis would make float64 copies of the turn.
+    x = x * np.float32(REF_RMS / max(float(np.sqrt(np.mean(speech ** 2))), 1e-5) * gain[k])
     if volume[k]:
-      t = (start + np.arange(len(x))) / sr
-      x = x * (1 - cfg.volume_depth / 2 * (1 + np.sin(2 * np.pi * vol_freq[k] * t
-                                                       + vol_phase[k]))).astype(np.float32)
+      phase = (2 * np.pi * vol_freq[k] / sr) * (start + np.arange(len(x))) + vol_phase[k]
+      x *= (1 - cfg.volume_depth / 2 * (1 + np.sin(phase.astype(np.float32))))
     mix[start:start + len(x)] += x
     labels[k] += [[start + a, start + b] for a, b in regions]
     n_regions += len(regions)
@@ -224,7 +224,7 @@ def make_mixture(bank, speakers, seed, index, cfg):
     snr = rng.uniform(cfg.snr_min, cfg.snr_max)
     noise = rng.standard_normal(total, dtype=np.float32)
     if rng.random() < 0.5:  # brown-ish noise half of the time: a one-pole low-pass
-      noise = scipy.signal.lfilter([1.0], [1.0, -0.98], noise).astype(np.float32)
+      noise = scipy.signal.lfilter(np.float32([1.0]), np.float32([1.0, -0.98]), noise)
     active = np.zeros(total, bool)
     for regs in labels.values():
       for a, b in regs:
