@@ -1,0 +1,187 @@
+"""Host data throughput: fixed-length mixtures synthesised per second per CPU core.
+
+  python bench/data_throughput.py [--config=configs/base.py[:variant]] [--bank=PATH]
+      [--seconds=15] [--workers=2] [--num=240] [--synthetic] [--profile]
+
+Three ways, on the config's mixture settings with min_secs = max_secs = --seconds:
+  synth     Synthesizer called directly, in this process (workers=0);
+  grain     the grain dataset in this process (workers=0): adds batching and grain overhead;
+  grain-mp  the grain dataset with --workers worker processes (mp_prefetch).
+mix/s/core is wall-clock mixtures/s divided by the cores used (min(workers, CPUs), 1 in
+process); cpu mix/s is mixtures per CPU-second of the processes doing the work, which does not
+drop when other jobs share the machine. The last line is one JSON object:
+{"mixtures_per_s_per_core": <grain-mp mix/s/core>, "workers": N}.
+
+The bank: --bank, else the config's (drzjax.bank.default_bank, which builds the embedded
+espeak-ng bank on first use), else with --synthetic or if that is unavailable, harmonic voices
+written to a temporary directory like tests/conftest.write_bank.
+"""
+import cProfile
+import dataclasses
+import json
+import os
+import pstats
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # runs as a script; grain's spawned workers re-import it too
+os.environ["PYTHONPATH"] = ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+import numpy as np  # noqa: E402
+
+_CONFIG = config_flags.DEFINE_config_file("config", os.path.join(ROOT, "configs/base.py"),
+                                          "Config file[:variant].")
+_BANK = flags.DEFINE_string("bank", "", "Bank directory (default: the config's bank).")
+_SECONDS = flags.DEFINE_float("seconds", 15.0, "Length of every mixture.")
+_WORKERS = flags.DEFINE_integer("workers", 2, "grain worker processes for grain-mp.")
+_NUM = flags.DEFINE_integer("num", 240, "Mixtures per measurement.")
+_BATCH = flags.DEFINE_integer("batch", 8, "Batch size of the grain measurements.")
+_SYNTHETIC = flags.DEFINE_bool("synthetic", False, "Use a temporary harmonic-voice bank.")
+_PROFILE = flags.DEFINE_bool("profile", False, "Print a cProfile of make_mixture.")
+PREFETCH = 2  # batches per worker buffer
+
+
+def synthetic_bank(path, num_speakers=40, utts_per_speaker=4, seed=0, sr=16000):
+  """Harmonic 'voices' with speech regions known by construction (as tests/conftest.py)."""
+  from drzjax.data import bank as bank_lib  # noqa: PLC0415
+  rng = np.random.default_rng(seed)
+  os.makedirs(path, exist_ok=True)
+  audio, utts, offset = [], [], 0
+  speakers = [f"spk{i:02d}" for i in range(num_speakers)]
+  for i, spk in enumerate(speakers):
+    f0 = 90 + 5 * i
+    for u in range(utts_per_speaker):
+      parts, regions, pos = [], [], 0
+      for _ in range(int(rng.integers(3, 8))):
+        sil, speech = int(rng.uniform(0.2, 0.6) * sr), int(rng.uniform(0.5, 2.0) * sr)
+        t = np.arange(speech) / sr
+        phase = 2 * np.pi * np.cumsum(f0 * (1 + 0.05 * np.sin(2 * np.pi * 3 * t))) / sr
+        x = sum(np.sin(h * phase) / h for h in range(1, 8))
+        parts += [np.zeros(sil), 0.3 * x / np.abs(x).max()]
+        regions.append([pos + sil, pos + sil + speech])
+        pos += sil + speech
+      x = np.concatenate(parts + [np.zeros(int(0.3 * sr))])
+      audio.append((x * 32767).astype(np.int16))
+      utts.append({"speaker": spk, "file": f"{spk}/{u}.wav", "offset": offset,
+                   "length": len(x), "regions": regions})
+      offset += len(x)
+  np.concatenate(audio).tofile(os.path.join(path, bank_lib.AUDIO))
+  n = num_speakers
+  splits = {"train": speakers[:n - 8], "val": speakers[n - 8:n - 4], "test": speakers[n - 4:]}
+  bank_lib.write_manifest(path, {"sample_rate": sr, "source": "synthetic", "layout": "test",
+                                 "vad": "construction", "utterances": utts, "splits": splits})
+  return path
+
+
+def find_bank(config):
+  if _BANK.value:
+    return _BANK.value, "given"
+  if not _SYNTHETIC.value:
+    try:
+      from drzjax import bank as bank_cli  # noqa: PLC0415
+      return bank_cli.default_bank(config), "default"
+    except Exception as e:  # noqa: BLE001 - any failure: fall back to a synthetic bank
+      print(f"default bank unavailable ({type(e).__name__}: {e}); using a synthetic one",
+            file=sys.stderr)
+  return synthetic_bank(os.path.join(tempfile.mkdtemp(), "bank")), "synthetic"
+
+
+def tree_cpu_seconds(pid):
+  """CPU seconds (user + system) of pid and its live descendants; None if /proc is unavailable."""
+  try:
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0, [pid]
+    while todo:
+      p = todo.pop()
+      with open(f"/proc/{p}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+      total += int(fields[11]) + int(fields[12])
+      for task in os.listdir(f"/proc/{p}/task"):
+        with open(f"/proc/{p}/task/{task}/children") as f:
+          todo += [int(c) for c in f.read().split()]
+    return total / tick
+  except (OSError, ValueError):
+    return None
+
+
+def measure(name, workers, cores, fn, num):
+  """Times fn() (which makes `num` mixtures); returns a result row."""
+  cpu0, t0 = tree_cpu_seconds(os.getpid()), time.perf_counter()
+  fn()
+  wall = time.perf_counter() - t0
+  cpu1 = tree_cpu_seconds(os.getpid())
+  cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
+  return {"mode": name, "workers": workers, "cores": cores, "mixtures": num, "wall_s": wall,
+          "mix_per_s": num / wall, "mix_per_s_per_core": num / wall / cores,
+          "cpu_mix_per_s": num / cpu if cpu else float("nan")}
+
+
+def print_table(rows, seconds):
+  print(f"{'mode':9} {'workers':>7} {'cores':>5} {'mixtures':>8} {'wall s':>7} {'mix/s':>7} "
+        f"{'mix/s/core':>10} {'cpu mix/s':>9} {'x realtime/core':>15}")
+  for r in rows:
+    print(f"{r['mode']:9} {r['workers']:7d} {r['cores']:5d} {r['mixtures']:8d} {r['wall_s']:7.2f} "
+          f"{r['mix_per_s']:7.1f} {r['mix_per_s_per_core']:10.1f} {r['cpu_mix_per_s']:9.1f} "
+          f"{r['mix_per_s_per_core'] * seconds:15.0f}")
+
+
+def main(argv):
+  del argv
+  from drzjax.data import bank as bank_lib  # noqa: PLC0415
+  from drzjax.data import mixtures  # noqa: PLC0415
+  from drzjax.data import pipeline  # noqa: PLC0415
+
+  config = _CONFIG.value
+  path, kind = find_bank(config)
+  bank = bank_lib.open_bank(path)
+  spec = pipeline.ExampleSpec.from_config(config, path, "train")
+  secs, num, batch, workers = _SECONDS.value, _NUM.value, _BATCH.value, _WORKERS.value
+  spec = dataclasses.replace(spec, mix=dataclasses.replace(spec.mix, min_secs=secs,
+                                                           max_secs=secs))
+  num -= num % batch
+  cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+  print(f"bank: {path} ({kind}; {len(bank.speakers('train'))} train speakers, "
+        f"{bank.seconds('train') / 60:.1f} min)")
+  print(f"config: {config.variant}, {secs:g} s mixtures, {spec.mix.num_speakers} speakers max, "
+        f"{cpus} CPUs, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+  synth = pipeline.Synthesizer(spec)
+  for i in range(3):  # warm-up: open the bank, first-call imports and caches
+    synth(10 ** 9 + i)
+  rows = [measure("synth", 0, 1, lambda: [synth(i) for i in range(num)], num)]
+
+  def run_grain(w):
+    it = iter(pipeline.dataset(spec, batch, workers=w, prefetch=PREFETCH))
+    next(it)  # warm-up (starts the workers): not timed
+    return it
+
+  it = run_grain(0)
+  rows.append(measure("grain", 0, 1, lambda: [next(it) for _ in range(num // batch)], num))
+  del it
+  if workers > 0:
+    it = run_grain(workers)
+    for _ in range(workers * (PREFETCH + 1)):  # drain what the workers made while starting
+      next(it)
+    rows.append(measure("grain-mp", workers, min(workers, cpus),
+                        lambda: [next(it) for _ in range(num // batch)], num))
+    del it
+
+  if _PROFILE.value:
+    prof = cProfile.Profile()
+    speakers = bank.speakers("train")
+    prof.runcall(lambda: [mixtures.make_mixture(bank, speakers, 0, i, spec.mix)
+                          for i in range(num)])
+    pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(15)
+
+  print_table(rows, secs)
+  print(json.dumps({"mixtures_per_s_per_core": round(rows[-1]["mix_per_s_per_core"], 1),
+                    "workers": rows[-1]["workers"]}), flush=True)
+
+
+if __name__ == "__main__":
+  app.run(main)
