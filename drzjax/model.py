@@ -223,9 +223,17 @@ def count_params(params):
 
 
 def flops_per_example(cfg):
-  """Forward+backward matmul FLOPs for one training example (6 N T plus attention), for MFU."""
+  """Matmul FLOPs of one training example, forward + backward (= 3x forward), for MFU.
+
+  Forward, 2 FLOPs per multiply-add: per layer over all seq_len positions the qkv, out and MLP
+  projections, plus QK^T and AV over the full (masked but computed) square; the head over the
+  label positions only; the conv stem (k=3 over the mel frames, then k=3 stride 2). Not counted:
+  the log-mel (FFT, filterbank), embeddings, norms and other elementwise work, the optimizer.
+  """
   d, L, T = cfg.d_model, cfg.num_layers, cfg.seq_len
-  per_token = 12 * L * d * d + 2 * d * cfg.vocab_size * cfg.max_label_len / T
-  attn = 2 * 2 * L * T * T * d  # QK^T and AV, full (masked) square
-  stem = 2 * 3 * (cfg.n_mels * d + d * d) * cfg.num_audio * 1.5
-  return 3 * (2 * per_token * T + attn + stem)
+  frames = audio_lib.num_frames(cfg.num_samples, cfg.hop)
+  proj = 2 * T * (3 * d * d + d * d + 2 * cfg.mlp_ratio * d * d)  # qkv, out, mlp_in + mlp_out
+  attn = 2 * 2 * T * T * d  # QK^T and AV, all heads
+  head = 2 * cfg.max_label_len * d * cfg.vocab_size
+  stem = 2 * 3 * (frames * cfg.n_mels * d + cfg.num_audio * d * d)
+  return 3 * (L * (proj + attn) + head + stem)
