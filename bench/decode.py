@@ -2,6 +2,7 @@
 over audio + labels at every step, as nanodrz decodes), on a random-init model.
 
   python bench/decode.py                                   # base config, batches 1 and 16
+  python bench/decode.py --recompute_tokens=151,16         # longer baseline runs (~13 min CPU)
   python bench/decode.py --config=tiny --batches=1,4 --repeats=2
 
 Every row decodes a fixed number of tokens: `min_len=max_len` makes EOS illegal until the last
@@ -37,8 +38,9 @@ def parse_args(argv):
   p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   p.add_argument("--config", default="base", help="configs/base.py variant (default base)")
   p.add_argument("--batches", default="1,16")
-  p.add_argument("--recompute_tokens", default="151,16",
-                 help="baseline steps per batch size (0 or more than max_len: the full length)")
+  p.add_argument("--recompute_tokens", default="31,7",
+                 help="baseline steps per batch size (0 or >= max_len: the full length); its "
+                      "per-step cost is constant, fewer steps only save time")
   p.add_argument("--repeats", type=int, default=3)
   return p.parse_args(argv)
 

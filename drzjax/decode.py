@@ -96,7 +96,7 @@ def filter_top_k_top_p(x, top_k, top_p):
   k = jnp.where(top_k > 0, jnp.minimum(top_k, v), v)
   srt = jnp.where(jnp.arange(v)[None, :] < k, srt, -jnp.inf)
   p = jax.nn.softmax(srt, axis=-1)
-  keep = (jnp.cumsum(p, axis=-1) - p) < top_p       # mass before it < top_p: first always kept
+  keep = ((jnp.cumsum(p, axis=-1) - p) < top_p) | (top_p >= 1)  # mass before < top_p
   n_keep = jnp.maximum(jnp.sum(keep & (srt > -jnp.inf), axis=-1), 1)
   thresh = jnp.take_along_axis(srt, (n_keep - 1)[:, None], axis=-1)
   return jnp.where(x >= thresh, x, -jnp.inf)
@@ -113,7 +113,8 @@ def choose(mode, logits, key, knobs):
 def _pick(model, mode, pos, logits, gram, rng, knobs, forced, forced_len, max_len):
   vocab = model.cfg.vocab
   x, _ = legal_logits(vocab, pos, logits, gram, knobs, forced, forced_len, max_len, -jnp.inf)
-  tok = choose(mode, x, jax.random.fold_in(rng, pos), knobs)
+  key = jax.random.fold_in(rng, pos) if mode == "sample" else None  # greedy: no PRNG code
+  tok = choose(mode, x, key, knobs)
   return tok, advance(vocab, pos, tok, gram)
 
 
@@ -149,7 +150,6 @@ def sample_loop(model, variables, wave, rng, knobs, forced, forced_len, mode, ma
 def recompute_loop(model, variables, wave, knobs, forced, forced_len, max_len):
   """Naive greedy (nanodrz-style): the full forward over audio + all labels at every step."""
   b = wave.shape[0]
-  rng = jax.random.PRNGKey(0)  # unused by greedy
 
   def cond(s):
     pos, _, gram = s
@@ -160,7 +160,7 @@ def recompute_loop(model, variables, wave, knobs, forced, forced_len, max_len):
     # Labels after pos are PAD; the causal mask keeps them out of position pos anyway.
     logits = model.apply(variables, wave, ids)
     logits = jax.lax.dynamic_index_in_dim(logits, pos, 1, False)
-    tok, gram = _pick(model, "greedy", pos, logits, gram, rng, knobs, forced, forced_len,
+    tok, gram = _pick(model, "greedy", pos, logits, gram, None, knobs, forced, forced_len,
                       max_len)
     return pos + 1, ids.at[:, pos].set(tok), gram
 
