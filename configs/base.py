@@ -30,8 +30,8 @@ def get_config(arg=None):
   # Mixture synthesis (DESIGN.md §5). Times in seconds.
   c.data = ml_collections.ConfigDict()
   c.data.sample_rate = 16000
-  c.data.min_secs = 8.0
-  c.data.max_secs = 15.0
+  c.data.min_secs = 5.0
+  c.data.max_secs = 10.0
   c.data.num_speakers = 3            # mixtures have 2 .. num_speakers speakers
   c.data.speaker_weights = ""        # e.g. "1,1" = P(2 spk)=P(3 spk); "" = uniform
   c.data.silence_max = 1.0           # gap before a turn is drawn from [-interrupt_max, silence_max]
@@ -54,14 +54,14 @@ def get_config(arg=None):
   c.tokens = ml_collections.ConfigDict()
   c.tokens.vocab_size = 512
   c.tokens.speaker_slots = 8
-  c.tokens.max_label_len = 151       # 50 triplets + EOS
+  c.tokens.max_label_len = 91        # 30 triplets + EOS
 
   c.model = ml_collections.ConfigDict()
   c.model.n_mels = 80
   c.model.n_fft = 1024
   c.model.hop = 256
   c.model.d_model = 256
-  c.model.num_layers = 6
+  c.model.num_layers = 4
   c.model.num_heads = 4
   c.model.mlp_ratio = 4
   c.model.dropout = 0.0
@@ -71,11 +71,11 @@ def get_config(arg=None):
   c.model.dtype = "float32"          # compute dtype; "bfloat16" on GPU/TPU (params stay float32)
 
   c.train = ml_collections.ConfigDict()
-  c.train.steps = 20000
-  c.train.batch_size = 16            # global batch
+  c.train.steps = 10000
+  c.train.batch_size = 8             # global batch
   c.train.grad_accum = 1             # microbatches per step (batch_size must divide)
   c.train.lr = 3e-4
-  c.train.warmup_steps = 500
+  c.train.warmup_steps = 300
   c.train.min_lr_ratio = 0.1
   c.train.weight_decay = 0.01
   c.train.b1 = 0.9
@@ -112,7 +112,8 @@ def get_config(arg=None):
     c.train.eval_every = 0
     c.train.eval_size = 4
   elif variant == "medium":  # nanodrz medium_mel
-    c.data.max_secs = 15.0
+    c.data.min_secs, c.data.max_secs = 8.0, 15.0
+    c.tokens.max_label_len = 151
     c.data.num_speakers = 3
     c.model.d_model, c.model.num_layers, c.model.num_heads = 1536, 16, 16
     c.model.dtype = "bfloat16"
@@ -122,7 +123,7 @@ def get_config(arg=None):
     c.mesh.fsdp = -1
     c.mesh.data = 1
   elif variant == "large":  # pod scale
-    c.data.max_secs = 30.0
+    c.data.min_secs, c.data.max_secs = 10.0, 30.0
     c.data.num_speakers = 6
     c.tokens.max_label_len = 301
     c.model.d_model, c.model.num_layers, c.model.num_heads = 2048, 24, 16

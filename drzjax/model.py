@@ -91,12 +91,26 @@ def attention_mask(q_pos, k_pos, prefix_len, bidirectional_prefix):
   return mask
 
 
+def attend(q, k, v, mask, kv_layout):
+  """Softmax attention. q (B, Tq, H, Dh); k, v (B, Tk, H, Dh) ("bkhd") or (B, H, Tk, Dh)
+  ("bhkd"); mask (Tq, Tk) bool. Scores and softmax in float32 whatever the compute dtype.
+
+  Written out rather than jax.nn.dot_product_attention: on CPU it was as fast or faster (fwd
+  0.43 vs 0.53 s, grad 0.90 vs 0.96 s for B=16, T=620, H=4, Dh=64) and it reads the cache in
+  its own layout.
+  """
+  scores = jnp.einsum(f"bqhd,{kv_layout}->bhqk", q, k, preferred_element_type=jnp.float32)
+  scores = jnp.where(mask[None, None], scores / np.sqrt(q.shape[-1]), jnp.finfo(jnp.float32).min)
+  probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
+  return jnp.einsum(f"bhqk,{kv_layout}->bqhd", probs, v)
+
+
 class Block(nn.Module):
   cfg: ModelConfig
 
   @nn.compact
   def __call__(self, x, mask, train, cache=None, index=None):
-    """x (B, T, D); mask (Tq, Tk) bool; cache None or (k, v) each (B, L, H, Dh) written at index."""
+    """x (B, T, D); mask (Tq, Tk) bool; cache None or (k, v) each (B, H, L, Dh) written at index."""
     cfg = self.cfg
     dt = jnp.dtype(cfg.dtype)
     h, dh = cfg.num_heads, cfg.d_model // cfg.num_heads
@@ -109,12 +123,17 @@ class Block(nn.Module):
                    bias_init=_init(("heads",), nn.initializers.zeros))(y)
     qkv = qkv.reshape(qkv.shape[:2] + (h, 3, dh))
     q, k, v = qkv[..., 0, :], qkv[..., 1, :], qkv[..., 2, :]
-    if cache is not None:
-      k = jax.lax.dynamic_update_slice_in_dim(cache[0], k.astype(cache[0].dtype), index, axis=1)
-      v = jax.lax.dynamic_update_slice_in_dim(cache[1], v.astype(cache[1].dtype), index, axis=1)
+    if cache is None:
+      y = attend(q, k, v, mask, "bkhd")
+    else:
+      # The cache is heads-major (B, H, L, Dh): the new keys are transposed once as they are
+      # written, and each decode step reads the whole cache without a layout copy.
+      k = jax.lax.dynamic_update_slice_in_dim(
+          cache[0], k.transpose(0, 2, 1, 3).astype(cache[0].dtype), index, axis=2)
+      v = jax.lax.dynamic_update_slice_in_dim(
+          cache[1], v.transpose(0, 2, 1, 3).astype(cache[1].dtype), index, axis=2)
       cache = (k, v)
-    y = jax.nn.dot_product_attention(q, k.astype(q.dtype), v.astype(q.dtype),
-                                     mask=mask[None, None])
+      y = attend(q, k.astype(q.dtype), v.astype(q.dtype), mask, "bhkd")
     y = nn.Dense(cfg.d_model, use_bias=cfg.use_bias, dtype=dt, name="out",
                  kernel_init=_init(("heads", "embed")),
                  bias_init=_init(("embed",), nn.initializers.zeros))(y.reshape(y.shape[:2] + (-1,)))
@@ -174,13 +193,14 @@ class Diarizer(nn.Module):
       x = x + jnp.where(is_time[..., None], sinusoid(ids - 2, cfg.d_model), 0.0).astype(x.dtype)
     return x
 
-  def _run(self, x, q_pos, k_pos, train, cache=None, index=None):
+  def _run(self, x, q_pos, k_pos, train, cache=None, index=None, head_from=0):
+    """Blocks, then the head on positions >= head_from only (the audio never needs logits)."""
     mask = attention_mask(q_pos, k_pos, self.cfg.num_audio, self.cfg.attention == "prefix")
     new_cache = []
     for i, block in enumerate(self.blocks):
       x, c = block(x, mask, train, None if cache is None else cache[i], index)
       new_cache.append(c)
-    return self.head(self.ln_f(x)).astype(jnp.float32), new_cache
+    return self.head(self.ln_f(x[:, head_from:])).astype(jnp.float32), new_cache
 
   def __call__(self, wave, labels, train=False):
     """Teacher forcing. wave (B, num_samples), labels (B, Lt) targets -> logits (B, Lt, V)."""
@@ -189,13 +209,13 @@ class Diarizer(nn.Module):
     x = jnp.concatenate([self.encode_audio(wave), self.embed_labels(inputs, jnp.arange(lt))], 1)
     x = self.drop(x, deterministic=not train)
     pos = jnp.arange(x.shape[1])
-    logits, _ = self._run(x, pos, pos, train)
-    return logits[:, -lt:]
+    logits, _ = self._run(x, pos, pos, train, head_from=x.shape[1] - lt)
+    return logits
 
   def init_cache(self, batch, length=None):
     cfg = self.cfg
     length = length or cfg.seq_len
-    shape = (batch, length, cfg.num_heads, cfg.d_model // cfg.num_heads)
+    shape = (batch, cfg.num_heads, length, cfg.d_model // cfg.num_heads)
     z = jnp.zeros(shape, jnp.dtype(cfg.dtype))
     return [(z, z) for _ in range(cfg.num_layers)]
 
@@ -205,15 +225,15 @@ class Diarizer(nn.Module):
     d = self.embed_labels(jnp.zeros((b, 1), jnp.int32), jnp.zeros((1,), jnp.int32))
     x = jnp.concatenate([self.encode_audio(wave), d], axis=1)
     q_pos = jnp.arange(x.shape[1])
-    k_pos = jnp.arange(cache[0][0].shape[1])
-    logits, cache = self._run(x, q_pos, k_pos, False, cache, 0)
+    k_pos = jnp.arange(cache[0][0].shape[2])
+    logits, cache = self._run(x, q_pos, k_pos, False, cache, 0, head_from=x.shape[1] - 1)
     return logits[:, -1], cache
 
   def step(self, ids, label_pos, cache):
     """One label token per row at label position label_pos (scalar, >= 1) -> (logits (B, V), cache)."""
     x = self.embed_labels(ids[:, None], label_pos[None])
     index = self.cfg.num_audio + label_pos
-    k_pos = jnp.arange(cache[0][0].shape[1])
+    k_pos = jnp.arange(cache[0][0].shape[2])
     logits, cache = self._run(x, index[None], k_pos, False, cache, index)
     return logits[:, 0], cache
 
