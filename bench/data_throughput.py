@@ -149,12 +149,11 @@ def main(argv):
   from drzjax.data import pipeline  # noqa: PLC0415
 
   config = _CONFIG.value
+  secs, num, batch, workers = _SECONDS.value, _NUM.value, _BATCH.value, _WORKERS.value
+  config.data.min_secs = config.data.max_secs = secs  # also sizes the vocab's time range
   path, kind = find_bank(config)
   bank = bank_lib.open_bank(path)
   spec = pipeline.ExampleSpec.from_config(config, path, "train")
-  secs, num, batch, workers = _SECONDS.value, _NUM.value, _BATCH.value, _WORKERS.value
-  spec = dataclasses.replace(spec, mix=dataclasses.replace(spec.mix, min_secs=secs,
-                                                           max_secs=secs))
   num -= num % batch
   cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
   print(f"bank: {path} ({kind}; {len(bank.speakers('train'))} train speakers, "
