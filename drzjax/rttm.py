@@ -132,6 +132,9 @@ def write_rttm(path_or_file, uri, segments):
   try:
     with os.fdopen(fd, "w") as f:
       f.write(text)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; an RTTM is an ordinary file
     os.replace(tmp, path)
   except BaseException:
     if os.path.exists(tmp):

@@ -112,9 +112,12 @@ def test_usage_errors_and_help(capsys):
       evaluate.main(argv)
     assert e.value.code == 2
   capsys.readouterr()
-  # The diarize-then-score mode is declared, not built yet.
-  assert evaluate.main(["--workdir=runs/base", "--data=synthetic"]) == 2
-  assert "not implemented yet" in capsys.readouterr().err
+  # The diarize-then-score mode needs a real run directory: a missing one is a clean exit 2.
+  assert evaluate.main(["--workdir=no/such/run", "--data=synthetic"]) == 2
+  assert "not a drzjax run directory" in capsys.readouterr().err
+  with pytest.raises(SystemExit) as e:
+    evaluate.main(["--workdir=runs/base"])  # --data missing
+  assert e.value.code == 2
 
 
 def test_score_paths_single_files(corpus):
