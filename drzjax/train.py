@@ -17,7 +17,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import NamedSharding
 
 from drzjax import checkpoint as ckpt_lib
 from drzjax import model as model_lib
