@@ -29,17 +29,22 @@ def tiny_config(bank, **train_overrides):
   return c
 
 
-def read_tb_scalars(path):
-  """Parse a TensorBoard event file (TFRecord framing: u64 length, u32 crc, data, u32 crc)."""
+def read_tb_events(path):
+  """Events of a TensorBoard file (TFRecord framing: u64 length, u32 crc, data, u32 crc)."""
   import struct  # noqa: PLC0415
   from tensorboardX.proto import event_pb2  # noqa: PLC0415
-  out = {}
   with open(path, "rb") as f:
     while header := f.read(12):
       (n,) = struct.unpack("<Q", header[:8])
-      event = event_pb2.Event.FromString(f.read(n))
+      yield event_pb2.Event.FromString(f.read(n))
       f.read(4)
-      for v in event.summary.value:
+
+
+def read_tb_scalars(path):
+  out = {}
+  for event in read_tb_events(path):
+    for v in event.summary.value:
+      if v.HasField("simple_value"):
         out.setdefault(v.tag, []).append((event.step, v.simple_value))
   return out
 
@@ -269,3 +274,19 @@ def test_two_processes_agree_with_one(reference_run, small_bank, tmp_path):
   # Same global batches (each host makes its half), mesh of 4 vs 1 device: float32 order only.
   np.testing.assert_allclose([got[s] for s in (1, 2, 3)], [ref[s] for s in (1, 2, 3)], rtol=1e-5)
   assert os.path.isdir(os.path.join(wd, "checkpoints", "3"))
+
+
+def test_validation_der_and_timeline_image(small_bank, tmp_path):
+  wd = str(tmp_path / "run")
+  r = run_main(wd, small_bank, "--config.train.steps=2", "--config.train.log_every=1",
+               "--config.train.eval_every=2", "--config.train.eval_size=2")
+  assert r.returncode == 0, r.stderr
+  lines = [json.loads(l) for l in open(os.path.join(wd, "metrics.jsonl"))]
+  val = [m for m in lines if "val_der" in m]
+  assert len(val) == 1 and val[0]["step"] == 2
+  assert 0.0 <= val[0]["val_der"] and np.isfinite(val[0]["val_loss"])
+  events = [f for f in os.listdir(wd) if f.startswith("events.out.tfevents")]
+  images = [v.image for e in read_tb_events(os.path.join(wd, events[0]))
+            for v in e.summary.value if v.tag == "val/timeline"]
+  assert len(images) == 1 and images[0].encoded_image_string[:4] == b"\x89PNG"
+  assert images[0].width > 100 and images[0].height > 50
