@@ -105,12 +105,30 @@ def attend(q, k, v, mask, kv_layout):
   return jnp.einsum(f"bhqk,{kv_layout}->bqhd", probs, v)
 
 
+def attend_cached(q, kp, vp, kl, vl, label_visible):
+  """One query per row over the prefix cache (all visible) and the label cache (masked)."""
+  scale = 1 / np.sqrt(q.shape[-1])
+  sp = jnp.einsum("bqhd,bhkd->bhqk", q, kp.astype(q.dtype), preferred_element_type=jnp.float32)
+  sl = jnp.einsum("bqhd,bhkd->bhqk", q, kl.astype(q.dtype), preferred_element_type=jnp.float32)
+  sl = jnp.where(label_visible, sl * scale, jnp.finfo(jnp.float32).min)
+  probs = jax.nn.softmax(jnp.concatenate([sp * scale, sl], axis=-1), axis=-1).astype(vp.dtype)
+  n = kp.shape[2]
+  return (jnp.einsum("bhqk,bhkd->bqhd", probs[..., :n], vp.astype(q.dtype))
+          + jnp.einsum("bhqk,bhkd->bqhd", probs[..., n:], vl.astype(q.dtype)))
+
+
 class Block(nn.Module):
   cfg: ModelConfig
 
   @nn.compact
-  def __call__(self, x, mask, train, cache=None, index=None):
-    """x (B, T, D); mask (Tq, Tk) bool; cache None or (k, v) each (B, H, L, Dh) written at index."""
+  def __call__(self, x, mask, train, cache=None, label_index=None):
+    """x (B, T, D) -> (x, cache).
+
+    Training: cache None, mask (T, T). Prefill: cache given, label_index None, x is the whole
+    prefix (audio + <diarize>), mask (T, T). Decode step: x is one token, label_index its slot in
+    the label cache, mask (Lc,) = which label slots are visible (the prefix always is).
+    cache: (k_prefix, v_prefix, k_label, v_label), heads-major (B, H, positions, Dh).
+    """
     cfg = self.cfg
     dt = jnp.dtype(cfg.dtype)
     h, dh = cfg.num_heads, cfg.d_model // cfg.num_heads
@@ -123,17 +141,24 @@ class Block(nn.Module):
                    bias_init=_init(("heads",), nn.initializers.zeros))(y)
     qkv = qkv.reshape(qkv.shape[:2] + (h, 3, dh))
     q, k, v = qkv[..., 0, :], qkv[..., 1, :], qkv[..., 2, :]
-    if cache is None:
+    if cache is None or label_index is None:
+      # Training, or the prefill: attend within x. The prefill stores its keys and values as the
+      # prefix part of the cache, heads-major (B, H, P, Dh).
       y = attend(q, k, v, mask, "bkhd")
+      if cache is not None:
+        cache = (k.transpose(0, 2, 1, 3).astype(cache[0].dtype),
+                 v.transpose(0, 2, 1, 3).astype(cache[1].dtype), cache[2], cache[3])
     else:
-      # The cache is heads-major (B, H, L, Dh): the new keys are transposed once as they are
-      # written, and each decode step reads the whole cache without a layout copy.
-      k = jax.lax.dynamic_update_slice_in_dim(
-          cache[0], k.transpose(0, 2, 1, 3).astype(cache[0].dtype), index, axis=2)
-      v = jax.lax.dynamic_update_slice_in_dim(
-          cache[1], v.transpose(0, 2, 1, 3).astype(cache[1].dtype), index, axis=2)
-      cache = (k, v)
-      y = attend(q, k.astype(q.dtype), v.astype(q.dtype), mask, "bhkd")
+      # One label token per row: written into the small label part of the cache; the prefix part
+      # passes through the decode loop untouched. (With one big cache updated in place every
+      # step, XLA:CPU copied each layer's whole cache per step: see BENCHMARKS.md.)
+      kp, vp, kl, vl = cache
+      kl = jax.lax.dynamic_update_slice_in_dim(
+          kl, k.transpose(0, 2, 1, 3).astype(kl.dtype), label_index, axis=2)
+      vl = jax.lax.dynamic_update_slice_in_dim(
+          vl, v.transpose(0, 2, 1, 3).astype(vl.dtype), label_index, axis=2)
+      cache = (kp, vp, kl, vl)
+      y = attend_cached(q, kp, vp, kl, vl, mask)
     y = nn.Dense(cfg.d_model, use_bias=cfg.use_bias, dtype=dt, name="out",
                  kernel_init=_init(("heads", "embed")),
                  bias_init=_init(("embed",), nn.initializers.zeros))(y.reshape(y.shape[:2] + (-1,)))
@@ -193,14 +218,17 @@ class Diarizer(nn.Module):
       x = x + jnp.where(is_time[..., None], sinusoid(ids - 2, cfg.d_model), 0.0).astype(x.dtype)
     return x
 
-  def _run(self, x, q_pos, k_pos, train, cache=None, index=None, head_from=0):
+  def _run(self, x, mask, train, cache=None, label_index=None, head_from=0):
     """Blocks, then the head on positions >= head_from only (the audio never needs logits)."""
-    mask = attention_mask(q_pos, k_pos, self.cfg.num_audio, self.cfg.attention == "prefix")
     new_cache = []
     for i, block in enumerate(self.blocks):
-      x, c = block(x, mask, train, None if cache is None else cache[i], index)
+      x, c = block(x, mask, train, None if cache is None else cache[i], label_index)
       new_cache.append(c)
     return self.head(self.ln_f(x[:, head_from:])).astype(jnp.float32), new_cache
+
+  def _mask(self, n):
+    pos = jnp.arange(n)
+    return attention_mask(pos, pos, self.cfg.num_audio, self.cfg.attention == "prefix")
 
   def __call__(self, wave, labels, train=False):
     """Teacher forcing. wave (B, num_samples), labels (B, Lt) targets -> logits (B, Lt, V)."""
@@ -208,33 +236,34 @@ class Diarizer(nn.Module):
     inputs = jnp.pad(labels[:, :-1], ((0, 0), (1, 0)))  # position 0 becomes <diarize>
     x = jnp.concatenate([self.encode_audio(wave), self.embed_labels(inputs, jnp.arange(lt))], 1)
     x = self.drop(x, deterministic=not train)
-    pos = jnp.arange(x.shape[1])
-    logits, _ = self._run(x, pos, pos, train, head_from=x.shape[1] - lt)
+    logits, _ = self._run(x, self._mask(x.shape[1]), train, head_from=x.shape[1] - lt)
     return logits
 
   def init_cache(self, batch, length=None):
+    """Empty cache for decoding up to `length` positions in all (default seq_len): per layer
+    (k_prefix, v_prefix) over audio + <diarize>, and (k_label, v_label) for the label tokens."""
     cfg = self.cfg
     length = length or cfg.seq_len
-    shape = (batch, cfg.num_heads, length, cfg.d_model // cfg.num_heads)
-    z = jnp.zeros(shape, jnp.dtype(cfg.dtype))
-    return [(z, z) for _ in range(cfg.num_layers)]
+    h, dh, dt = cfg.num_heads, cfg.d_model // cfg.num_heads, jnp.dtype(cfg.dtype)
+    prefix = jnp.zeros((batch, h, cfg.num_audio + 1, dh), dt)
+    label = jnp.zeros((batch, h, max(1, length - cfg.num_audio), dh), dt)
+    return [(prefix, prefix, label, label) for _ in range(cfg.num_layers)]
 
   def prefill(self, wave, cache):
-    """Audio + <diarize> into an empty cache. -> (logits (B, V) for the first label, cache)."""
+    """Audio + <diarize> into the cache. -> (logits (B, V) for the first label, cache)."""
     b = wave.shape[0]
     d = self.embed_labels(jnp.zeros((b, 1), jnp.int32), jnp.zeros((1,), jnp.int32))
     x = jnp.concatenate([self.encode_audio(wave), d], axis=1)
-    q_pos = jnp.arange(x.shape[1])
-    k_pos = jnp.arange(cache[0][0].shape[2])
-    logits, cache = self._run(x, q_pos, k_pos, False, cache, 0, head_from=x.shape[1] - 1)
+    logits, cache = self._run(x, self._mask(x.shape[1]), False, cache, None,
+                              head_from=x.shape[1] - 1)
     return logits[:, -1], cache
 
   def step(self, ids, label_pos, cache):
     """One label token per row at label position label_pos (scalar, >= 1) -> (logits (B, V), cache)."""
     x = self.embed_labels(ids[:, None], label_pos[None])
-    index = self.cfg.num_audio + label_pos
-    k_pos = jnp.arange(cache[0][0].shape[2])
-    logits, cache = self._run(x, index[None], k_pos, False, cache, index)
+    slot = label_pos - 1  # label position t lives in label-cache slot t - 1
+    visible = jnp.arange(cache[0][2].shape[2]) <= slot
+    logits, cache = self._run(x, visible, False, cache, slot)
     return logits[:, 0], cache
 
 
