@@ -124,7 +124,8 @@ class Diarizer:
 
   @classmethod
   def from_workdir(cls, workdir):
-    import jax  # noqa: PLC0415 - keep `--help` and argument errors fast
+    import flax.linen as nn  # noqa: PLC0415 - keep `--help` and argument errors fast
+    import jax  # noqa: PLC0415
     import ml_collections  # noqa: PLC0415
     from drzjax import checkpoint as ckpt_lib  # noqa: PLC0415
     from drzjax import model as model_lib  # noqa: PLC0415
@@ -135,12 +136,7 @@ class Diarizer:
     with open(path) as f:
       config = ml_collections.ConfigDict(json.load(f))
     model = model_lib.Diarizer(model_lib.ModelConfig.from_config(config))
-    cfg = model.cfg
-    abstract = jax.eval_shape(lambda: model.init(
-        jax.random.key(0), jax.numpy.zeros((1, cfg.num_samples)),
-        jax.numpy.zeros((1, cfg.max_label_len), jax.numpy.int32))["params"])
-    import flax.linen as nn  # noqa: PLC0415
-    abstract = nn.meta.unbox(abstract)
+    abstract = nn.meta.unbox(jax.eval_shape(lambda: model_lib.init_params(model, jax.random.key(0))))
     step, params = ckpt_lib.restore_params(workdir, abstract)
     logging.info("loaded %s model from %s (step %d)", config.variant, workdir, step)
     return cls(model, params, config)

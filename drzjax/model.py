@@ -267,6 +267,14 @@ class Diarizer(nn.Module):
     return logits[:, 0], cache
 
 
+def init_params(model, rng):
+  """Parameters (boxed with their logical axis names) from dummy inputs of the right shapes."""
+  cfg = model.cfg
+  wave = jnp.zeros((1, cfg.num_samples), jnp.float32)
+  labels = jnp.zeros((1, cfg.max_label_len), jnp.int32)
+  return model.init(rng, wave, labels)["params"]
+
+
 def count_params(params):
   return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params))
 

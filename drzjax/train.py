@@ -52,10 +52,7 @@ def make_optimizer(tc):
 
 
 def init_state(model, tx, rng):
-  cfg = model.cfg
-  wave = jnp.zeros((1, cfg.num_samples), jnp.float32)
-  labels = jnp.zeros((1, cfg.max_label_len), jnp.int32)
-  params = model.init(rng, wave, labels)["params"]
+  params = model_lib.init_params(model, rng)
   return TrainState(jnp.zeros((), jnp.int32), params, tx.init(params))
 
 

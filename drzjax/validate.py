@@ -4,7 +4,6 @@ import logging
 
 import flax.linen as nn
 import jax
-import numpy as np
 
 from drzjax import sharding
 from drzjax.data import pipeline
@@ -18,8 +17,7 @@ class Validator:
     n = max(shards, config.train.eval_size - config.train.eval_size % shards)
     synth = pipeline.Synthesizer(spec)
     self.mixtures = [synth.mixture(i) for i in range(n)]
-    exs = [pipeline.to_example(m, spec) for m in self.mixtures]
-    self.batch = {k: np.stack([e[k] for e in exs]) for k in exs[0]}
+    self.batch = pipeline.stack([pipeline.to_example(m, spec) for m in self.mixtures])
     self.model, self.mesh = model, mesh
 
   def run(self, step, params, eval_fn, log):

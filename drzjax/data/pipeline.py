@@ -89,8 +89,12 @@ def dataset(spec, global_batch, host_index=0, host_count=1, workers=0, prefetch=
   return ds
 
 
+def stack(examples):
+  """[example dict] -> one batch dict."""
+  return {k: np.stack([e[k] for e in examples]) for k in examples[0]}
+
+
 def fixed_examples(spec, n, start=0):
   """A small fixed held-out set (validation / evaluation), stacked into one batch."""
   synth = Synthesizer(spec)
-  exs = [synth(start + i) for i in range(n)]
-  return {k: np.stack([e[k] for e in exs]) for k in exs[0]}
+  return stack([synth(start + i) for i in range(n)])
