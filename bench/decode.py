@@ -7,8 +7,11 @@ over audio + labels at every step, as nanodrz decodes), on a random-init model.
 
 Every row decodes a fixed number of tokens: `min_len=max_len` makes EOS illegal until the last
 label position, so the loop never stops early (a random model would otherwise end anywhere).
-Timings exclude compilation (one warm-up call each) and are the best of --repeats; a decode
-includes its prefill. Both loops cost the same at every step (fixed-size cache / fixed-size
+Timings exclude compilation (one warm-up call each); a decode includes its prefill. The two
+methods are timed alternately (kv, recompute, kv, recompute, ...) so that both see the same
+machine: on a shared CPU the speed drifts by up to 2x within minutes, and a memory-bound loop
+(kv at batch 1) drifts more than a compute-bound one. The speedup is best tokens/s over best
+tokens/s; the JSON also has the median of the per-pair ratios. Both loops cost the same at every step (fixed-size cache / fixed-size
 sequence), so where the baseline is too slow to run to max_len (--recompute_tokens, per batch)
 it runs only the first N steps of the same full-length decode, ended by a forced EOS at label
 position N, and tokens/s is computed over those N + 1 tokens.
@@ -41,18 +44,21 @@ def parse_args(argv):
   p.add_argument("--recompute_tokens", default="31,7",
                  help="baseline steps per batch size (0 or >= max_len: the full length); its "
                       "per-step cost is constant, fewer steps only save time")
-  p.add_argument("--repeats", type=int, default=3)
+  p.add_argument("--repeats", type=int, default=5)
   return p.parse_args(argv)
 
 
-def best_time(fn, repeats):
-  fn()  # compile + warm up
-  times = []
+def paired_times(fns, repeats):
+  """Times of each fn, called alternately `repeats` times after one warm-up call each."""
+  for fn in fns:
+    fn()  # compile + warm up
+  times = [[] for _ in fns]
   for _ in range(repeats):
-    t = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - t)
-  return min(times)
+    for fn, ts in zip(fns, times):
+      t = time.perf_counter()
+      fn()
+      ts.append(time.perf_counter() - t)
+  return [np.asarray(ts) for ts in times]
 
 
 def stop_after(vocab, b, n):
@@ -77,11 +83,11 @@ def main(argv=None):
         f"device {jax.devices()[0].device_kind}; best of {args.repeats}")
 
   rows, speedups = [], {}
-  result = {"kv_tokens_per_s": {}, "recompute_tokens_per_s": {}, "recompute_tokens": {}}
+  result = {"kv_tokens_per_s": {}, "recompute_tokens_per_s": {}, "recompute_tokens": {},
+            "median_paired_speedup": {}}
   for b, n_rec in zip(batches, rec_tokens):
     wave = np.random.default_rng(b).normal(0, 0.1, (b, cfg.num_samples)).astype(np.float32)
     kv = lambda: dec.decode(params, model, wave, min_len=max_len)
-    t_kv = best_time(kv, args.repeats)
     assert (kv() != tokens.PAD).sum(1).min() == max_len  # really decoded max_len tokens
     if 0 < n_rec < max_len:
       forced = stop_after(cfg.vocab, b, n_rec)
@@ -90,12 +96,15 @@ def main(argv=None):
     else:
       rec = lambda: dec.recompute_decode(params, model, wave, min_len=max_len)
       n_tok = max_len
-    t_rec = best_time(rec, args.repeats)
+    ts_kv, ts_rec = paired_times([kv, rec], args.repeats)
+    t_kv, t_rec = ts_kv.min(), ts_rec.min()
     kv_tps, rec_tps = b * max_len / t_kv, b * n_tok / t_rec
     speedups[b] = kv_tps / rec_tps
+    paired = np.median((max_len / ts_kv) / (n_tok / ts_rec))
     result["kv_tokens_per_s"][b] = round(kv_tps, 1)
     result["recompute_tokens_per_s"][b] = round(rec_tps, 1)
     result["recompute_tokens"][b] = n_tok
+    result["median_paired_speedup"][b] = round(float(paired), 1)
     rows.append((b, "kv-cache greedy", max_len, t_kv, kv_tps, speedups[b]))
     rows.append((b, "recompute greedy", n_tok, t_rec, rec_tps, 1.0))
 

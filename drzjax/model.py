@@ -105,16 +105,31 @@ def attend(q, k, v, mask, kv_layout):
   return jnp.einsum(f"bhqk,{kv_layout}->bqhd", probs, v)
 
 
-def attend_cached(q, kp, vp, kl, vl, label_visible):
-  """One query per row over the prefix cache (all visible) and the label cache (masked)."""
+def attend_cached(q, k, v, kp, vp, kl, vl, label_visible):
+  """One query per row (q, k, v (B, 1, H, Dh): this token's) over the prefix cache (all
+  visible), the earlier label tokens in the label cache (label_visible (Lc,)) and itself.
+
+  The token's own key and value are used directly and written to the cache after this read:
+  reading the just-updated cache made XLA:CPU compute the update twice and copy each label
+  cache three times per step (now twice). Keys are stored transposed, (B, H, Dh, positions), values (B, H, positions, Dh): both dots are
+  plain (vector x matrix) products on the stored layout (with keys (B, H, positions, Dh),
+  XLA:CPU transposed every layer's whole key cache at every step).
+  """
   scale = 1 / np.sqrt(q.shape[-1])
-  sp = jnp.einsum("bqhd,bhkd->bhqk", q, kp.astype(q.dtype), preferred_element_type=jnp.float32)
-  sl = jnp.einsum("bqhd,bhkd->bhqk", q, kl.astype(q.dtype), preferred_element_type=jnp.float32)
-  sl = jnp.where(label_visible, sl * scale, jnp.finfo(jnp.float32).min)
-  probs = jax.nn.softmax(jnp.concatenate([sp * scale, sl], axis=-1), axis=-1).astype(vp.dtype)
-  n = kp.shape[2]
-  return (jnp.einsum("bhqk,bhkd->bqhd", probs[..., :n], vp.astype(q.dtype))
-          + jnp.einsum("bhqk,bhkd->bqhd", probs[..., n:], vl.astype(q.dtype)))
+  f32 = jnp.float32
+  sp = jnp.einsum("bqhd,bhdk->bhqk", q, kp.astype(q.dtype), preferred_element_type=f32) * scale
+  sl = jnp.einsum("bqhd,bhdk->bhqk", q, kl.astype(q.dtype), preferred_element_type=f32) * scale
+  sl = jnp.where(label_visible, sl, -jnp.inf)
+  ss = jnp.einsum("bqhd,bqhd->bhq", q, k, preferred_element_type=f32)[..., None] * scale
+  # Softmax over the three parts without concatenating them; the prefix is never empty, so the
+  # max is finite.
+  m = jnp.maximum(jnp.maximum(sp.max(-1, keepdims=True), sl.max(-1, keepdims=True)), ss)
+  ep, el, es = jnp.exp(sp - m), jnp.exp(sl - m), jnp.exp(ss - m)
+  denom = ep.sum(-1, keepdims=True) + el.sum(-1, keepdims=True) + es
+  y = (jnp.einsum("bhqk,bhkd->bhqd", ep.astype(vp.dtype), vp.astype(q.dtype))
+       + jnp.einsum("bhqk,bhkd->bhqd", el.astype(vl.dtype), vl.astype(q.dtype))
+       + es.astype(v.dtype) * v.transpose(0, 2, 1, 3)) / denom
+  return y.transpose(0, 2, 1, 3).astype(q.dtype)
 
 
 class Block(nn.Module):
@@ -127,7 +142,8 @@ class Block(nn.Module):
     Training: cache None, mask (T, T). Prefill: cache given, label_index None, x is the whole
     prefix (audio + <diarize>), mask (T, T). Decode step: x is one token, label_index its slot in
     the label cache, mask (Lc,) = which label slots are visible (the prefix always is).
-    cache: (k_prefix, v_prefix, k_label, v_label), heads-major (B, H, positions, Dh).
+    cache: (k_prefix, v_prefix, k_label, v_label); keys (B, H, Dh, positions), values
+    (B, H, positions, Dh).
     """
     cfg = self.cfg
     dt = jnp.dtype(cfg.dtype)
@@ -143,22 +159,22 @@ class Block(nn.Module):
     q, k, v = qkv[..., 0, :], qkv[..., 1, :], qkv[..., 2, :]
     if cache is None or label_index is None:
       # Training, or the prefill: attend within x. The prefill stores its keys and values as the
-      # prefix part of the cache, heads-major (B, H, P, Dh).
+      # prefix part of the cache, in the layouts attend_cached reads.
       y = attend(q, k, v, mask, "bkhd")
       if cache is not None:
-        cache = (k.transpose(0, 2, 1, 3).astype(cache[0].dtype),
+        cache = (k.transpose(0, 2, 3, 1).astype(cache[0].dtype),
                  v.transpose(0, 2, 1, 3).astype(cache[1].dtype), cache[2], cache[3])
     else:
       # One label token per row: written into the small label part of the cache; the prefix part
       # passes through the decode loop untouched. (With one big cache updated in place every
       # step, XLA:CPU copied each layer's whole cache per step: see BENCHMARKS.md.)
       kp, vp, kl, vl = cache
+      y = attend_cached(q, k, v, kp, vp, kl, vl, mask)
       kl = jax.lax.dynamic_update_slice_in_dim(
-          kl, k.transpose(0, 2, 1, 3).astype(kl.dtype), label_index, axis=2)
+          kl, k.transpose(0, 2, 3, 1).astype(kl.dtype), label_index, axis=3)
       vl = jax.lax.dynamic_update_slice_in_dim(
           vl, v.transpose(0, 2, 1, 3).astype(vl.dtype), label_index, axis=2)
       cache = (kp, vp, kl, vl)
-      y = attend_cached(q, kp, vp, kl, vl, mask)
     y = nn.Dense(cfg.d_model, use_bias=cfg.use_bias, dtype=dt, name="out",
                  kernel_init=_init(("heads", "embed")),
                  bias_init=_init(("embed",), nn.initializers.zeros))(y.reshape(y.shape[:2] + (-1,)))
@@ -245,9 +261,10 @@ class Diarizer(nn.Module):
     cfg = self.cfg
     length = length or cfg.seq_len
     h, dh, dt = cfg.num_heads, cfg.d_model // cfg.num_heads, jnp.dtype(cfg.dtype)
-    prefix = jnp.zeros((batch, h, cfg.num_audio + 1, dh), dt)
-    label = jnp.zeros((batch, h, max(1, length - cfg.num_audio), dh), dt)
-    return [(prefix, prefix, label, label) for _ in range(cfg.num_layers)]
+    p, lc = cfg.num_audio + 1, max(1, length - cfg.num_audio)
+    zeros = lambda *shape: jnp.zeros((batch, h) + shape, dt)
+    return [(zeros(dh, p), zeros(p, dh), zeros(dh, lc), zeros(lc, dh))
+            for _ in range(cfg.num_layers)]
 
   def prefill(self, wave, cache):
     """Audio + <diarize> into the cache. -> (logits (B, V) for the first label, cache)."""
@@ -262,7 +279,7 @@ class Diarizer(nn.Module):
     """One label token per row at label position label_pos (scalar, >= 1) -> (logits (B, V), cache)."""
     x = self.embed_labels(ids[:, None], label_pos[None])
     slot = label_pos - 1  # label position t lives in label-cache slot t - 1
-    visible = jnp.arange(cache[0][2].shape[2]) <= slot
+    visible = jnp.arange(cache[0][3].shape[2]) < slot  # earlier label tokens; itself apart
     logits, cache = self._run(x, visible, False, cache, slot)
     return logits[:, 0], cache
 
