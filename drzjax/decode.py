@@ -181,7 +181,7 @@ class BeamState:
   fin_scores: jax.Array     # (B, W) float32: length-penalised scores of finished beams
   fin_seqs: jax.Array       # (B, W, L) int32: finished beams, EOS-terminated
   fin_flags: jax.Array      # (B, W) bool: slot holds a finished beam
-  cache: Any                # per layer (k, v), each (B * W, num_audio + L, H, Dh)
+  cache: Any                # per layer (keys (B * W, H, Dh, N), values (B * W, H, N, Dh))
 
 
 def brevity_penalty(alpha, length):

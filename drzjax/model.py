@@ -105,30 +105,24 @@ def attend(q, k, v, mask, kv_layout):
   return jnp.einsum(f"bhqk,{kv_layout}->bqhd", probs, v)
 
 
-def attend_cached(q, k, v, kp, vp, kl, vl, label_visible):
-  """One query per row (q, k, v (B, 1, H, Dh): this token's) over the prefix cache (all
-  visible), the earlier label tokens in the label cache (label_visible (Lc,)) and itself.
+def attend_cached(q, k, v, k_cache, v_cache, visible):
+  """One query per row (q, k, v (B, 1, H, Dh): this token's) over the visible cache positions
+  (visible (N,) bool) and itself.
 
-  The token's own key and value are used directly and written to the cache after this read:
-  reading the just-updated cache made XLA:CPU compute the update twice and copy each label
-  cache three times per step (now twice). Keys are stored transposed, (B, H, Dh, positions), values (B, H, positions, Dh): both dots are
-  plain (vector x matrix) products on the stored layout (with keys (B, H, positions, Dh),
-  XLA:CPU transposed every layer's whole key cache at every step).
+  The cache holds keys transposed, (B, H, Dh, N), and values (B, H, N, Dh), so both dots are plain
+  (vector x matrix) products on the stored layout (with keys (B, H, N, Dh), XLA:CPU transposed
+  every layer's whole key cache at every step). The token's own key and value are used directly:
+  the caller writes them to the cache after this read (see Block).
   """
   scale = 1 / np.sqrt(q.shape[-1])
   f32 = jnp.float32
-  sp = jnp.einsum("bqhd,bhdk->bhqk", q, kp.astype(q.dtype), preferred_element_type=f32) * scale
-  sl = jnp.einsum("bqhd,bhdk->bhqk", q, kl.astype(q.dtype), preferred_element_type=f32) * scale
-  sl = jnp.where(label_visible, sl, -jnp.inf)
-  ss = jnp.einsum("bqhd,bqhd->bhq", q, k, preferred_element_type=f32)[..., None] * scale
-  # Softmax over the three parts without concatenating them; the prefix is never empty, so the
-  # max is finite.
-  m = jnp.maximum(jnp.maximum(sp.max(-1, keepdims=True), sl.max(-1, keepdims=True)), ss)
-  ep, el, es = jnp.exp(sp - m), jnp.exp(sl - m), jnp.exp(ss - m)
-  denom = ep.sum(-1, keepdims=True) + el.sum(-1, keepdims=True) + es
-  y = (jnp.einsum("bhqk,bhkd->bhqd", ep.astype(vp.dtype), vp.astype(q.dtype))
-       + jnp.einsum("bhqk,bhkd->bhqd", el.astype(vl.dtype), vl.astype(q.dtype))
-       + es.astype(v.dtype) * v.transpose(0, 2, 1, 3)) / denom
+  s = jnp.einsum("bqhd,bhdk->bhqk", q, k_cache.astype(q.dtype), preferred_element_type=f32)
+  s = jnp.where(visible, s * scale, -jnp.inf)
+  s_self = jnp.einsum("bqhd,bqhd->bhq", q, k, preferred_element_type=f32)[..., None] * scale
+  m = jnp.maximum(s.max(-1, keepdims=True), s_self)  # finite: the token always sees itself
+  e, e_self = jnp.exp(s - m), jnp.exp(s_self - m)
+  y = (jnp.einsum("bhqk,bhkd->bhqd", e.astype(v_cache.dtype), v_cache.astype(q.dtype))
+       + e_self.astype(v.dtype) * v.transpose(0, 2, 1, 3)) / (e.sum(-1, keepdims=True) + e_self)
   return y.transpose(0, 2, 1, 3).astype(q.dtype)
 
 
@@ -140,10 +134,9 @@ class Block(nn.Module):
     """x (B, T, D) -> (x, cache).
 
     Training: cache None, mask (T, T). Prefill: cache given, label_index None, x is the whole
-    prefix (audio + <diarize>), mask (T, T). Decode step: x is one token, label_index its slot in
-    the label cache, mask (Lc,) = which label slots are visible (the prefix always is).
-    cache: (k_prefix, v_prefix, k_label, v_label); keys (B, H, Dh, positions), values
-    (B, H, positions, Dh).
+    prefix (audio + <diarize>), mask (T, T). Decode step: x is one token, label_index its
+    position in the cache, mask (N,) = which cache positions it sees.
+    cache: (keys (B, H, Dh, N), values (B, H, N, Dh)).
     """
     cfg = self.cfg
     dt = jnp.dtype(cfg.dtype)
@@ -158,27 +151,27 @@ class Block(nn.Module):
     qkv = qkv.reshape(qkv.shape[:2] + (h, 3, dh))
     q, k, v = qkv[..., 0, :], qkv[..., 1, :], qkv[..., 2, :]
     if cache is None or label_index is None:
-      # Training, or the prefill: attend within x. The prefill stores its keys and values as the
-      # prefix part of the cache, in the layouts attend_cached reads.
+      # Training, or the prefill: attend within x. The prefill writes its keys and values to the
+      # start of the cache.
       y = attend(q, k, v, mask, "bkhd")
       if cache is not None:
-        cache = (k.transpose(0, 2, 3, 1).astype(cache[0].dtype),
-                 v.transpose(0, 2, 1, 3).astype(cache[1].dtype), cache[2], cache[3])
+        cache = (jax.lax.dynamic_update_slice_in_dim(
+                     cache[0], k.transpose(0, 2, 3, 1).astype(cache[0].dtype), 0, axis=3),
+                 jax.lax.dynamic_update_slice_in_dim(
+                     cache[1], v.transpose(0, 2, 1, 3).astype(cache[1].dtype), 0, axis=2))
     else:
-      # One label token per row: written into the small label part of the cache; the prefix part
-      # passes through the decode loop untouched. (With one big cache updated in place every
-      # step, XLA:CPU copied each layer's whole cache per step: see BENCHMARKS.md.)
-      kp, vp, kl, vl = cache
-      y = attend_cached(q, k, v, kp, vp, kl, vl, mask)
-      # Make the writes depend on the read's result (x * 0 is not folded for floats): ordered so,
-      # XLA:CPU writes the label cache in place instead of copying it.
+      # One token per row, at cache position label_index; mask (N,) = the positions it sees.
+      k_cache, v_cache = cache
+      y = attend_cached(q, k, v, k_cache, v_cache, mask)
+      # The writes are made to depend on the read's result (x * 0 is not folded for floats).
+      # Unordered, XLA:CPU copied the whole cache of every layer at every step to keep the read
+      # safe; ordered, it writes in place.
       after = 0 * y[:, :, :1, :1]
       k, v = k + after, v + after
-      kl = jax.lax.dynamic_update_slice_in_dim(
-          kl, k.transpose(0, 2, 3, 1).astype(kl.dtype), label_index, axis=3)
-      vl = jax.lax.dynamic_update_slice_in_dim(
-          vl, v.transpose(0, 2, 1, 3).astype(vl.dtype), label_index, axis=2)
-      cache = (kp, vp, kl, vl)
+      cache = (jax.lax.dynamic_update_slice_in_dim(
+                   k_cache, k.transpose(0, 2, 3, 1).astype(k_cache.dtype), label_index, axis=3),
+               jax.lax.dynamic_update_slice_in_dim(
+                   v_cache, v.transpose(0, 2, 1, 3).astype(v_cache.dtype), label_index, axis=2))
     y = nn.Dense(cfg.d_model, use_bias=cfg.use_bias, dtype=dt, name="out",
                  kernel_init=_init(("heads", "embed")),
                  bias_init=_init(("embed",), nn.initializers.zeros))(y.reshape(y.shape[:2] + (-1,)))
@@ -261,13 +254,11 @@ class Diarizer(nn.Module):
 
   def init_cache(self, batch, length=None):
     """Empty cache for decoding up to `length` positions in all (default seq_len): per layer
-    (k_prefix, v_prefix) over audio + <diarize>, and (k_label, v_label) for the label tokens."""
+    (keys (B, H, Dh, length), values (B, H, length, Dh))."""
     cfg = self.cfg
     length = length or cfg.seq_len
     h, dh, dt = cfg.num_heads, cfg.d_model // cfg.num_heads, jnp.dtype(cfg.dtype)
-    p, lc = cfg.num_audio + 1, max(1, length - cfg.num_audio)
-    zeros = lambda *shape: jnp.zeros((batch, h) + shape, dt)
-    return [(zeros(dh, p), zeros(p, dh), zeros(dh, lc), zeros(lc, dh))
+    return [(jnp.zeros((batch, h, dh, length), dt), jnp.zeros((batch, h, length, dh), dt))
             for _ in range(cfg.num_layers)]
 
   def prefill(self, wave, cache):
@@ -282,9 +273,10 @@ class Diarizer(nn.Module):
   def step(self, ids, label_pos, cache):
     """One label token per row at label position label_pos (scalar, >= 1) -> (logits (B, V), cache)."""
     x = self.embed_labels(ids[:, None], label_pos[None])
-    slot = label_pos - 1  # label position t lives in label-cache slot t - 1
-    visible = jnp.arange(cache[0][3].shape[2]) < slot  # earlier label tokens; itself apart
-    logits, cache = self._run(x, visible, False, cache, slot)
+    # Label position t sits after audio + <diarize> + t - 1 earlier labels; it sees those.
+    index = self.cfg.num_audio + label_pos
+    visible = jnp.arange(cache[0][0].shape[3]) < index
+    logits, cache = self._run(x, visible, False, cache, index)
     return logits[:, 0], cache
 
 
