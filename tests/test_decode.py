@@ -330,3 +330,52 @@ def test_decode_segments(causal):
   for segs, dropped in out:
     assert dropped == 0 and {k for _, _, k in segs} == {0, 1}
     assert all(0 <= s <= e <= CFG.max_secs for s, e, _ in segs)
+
+
+def _while_bodies(hlo):
+  """{name: text} of the computations that are while-loop bodies in compiled HLO text."""
+  comps = {}
+  for block in hlo.split("\n\n"):
+    head = block.lstrip().split(" ", 1)[0]
+    comps[head.lstrip("%")] = block
+  names = {m for line in hlo.splitlines() for m in
+           [part.split("=", 1)[1].lstrip("%") for part in line.split(", ") if part.startswith("body=")]}
+  return {n: comps[n] for n in names if n in comps}
+
+
+@pytest.mark.parametrize("batch", [1, B])
+def test_decode_step_updates_the_cache_in_place(causal, batch):
+  """Inside the compiled decode loop no op writes a whole cache-sized array except the in-place
+  dynamic-update-slice of the new key/value. Writing the cache and then reading it, or keys
+  stored (positions, Dh), made XLA:CPU copy or transpose every layer's cache at every step
+  (BENCHMARKS.md: decoding)."""
+  if jax.default_backend() != "cpu":
+    pytest.skip(f"checks XLA:CPU's compiled loop; the backend here is {jax.default_backend()}")
+  model, params, _ = causal
+  v = {"params": params}
+  cache = model.apply(v, batch, method=Diarizer.init_cache)
+
+  def loop(v, cache):
+    def body(pos, s):
+      logits, cache = model.apply(v, s[0], pos, s[1], method=Diarizer.step)
+      return jnp.argmax(logits, -1).astype(jnp.int32), cache
+    return jax.lax.fori_loop(1, L, body, (jnp.zeros((batch,), jnp.int32), cache))
+
+  hlo = jax.jit(loop).lower(v, cache).compile().as_text()
+  bodies = _while_bodies(hlo)
+  assert bodies, "no while loop found in the compiled decoder"
+  sizes = {x.size for x in jax.tree.leaves(cache)}
+  free = ("get-tuple-element(", "bitcast(", "tuple(", "parameter(")
+  writes = []
+  for text in bodies.values():
+    for line in text.splitlines()[1:]:
+      parts = line.strip().removeprefix("ROOT ").split(" ")
+      if len(parts) < 4 or parts[1] != "=" or not parts[2].startswith("f32["):
+        continue
+      dims = parts[2][4:].split("]")[0]
+      size = int(np.prod([int(d) for d in dims.split(",") if d])) if dims else 1
+      if size in sizes and not parts[3].startswith(free):
+        writes.append(" ".join(parts[:4]))
+  in_place = [w for w in writes if "dynamic-update-slice" in w]
+  assert len(in_place) == 2 * CFG.num_layers, writes  # one key and one value write per layer
+  assert writes == in_place, f"cache-sized copies or transposes in the decode loop: {writes}"
