@@ -2,7 +2,7 @@
 over audio + labels at every step, as nanodrz decodes), on a random-init model.
 
   python bench/decode.py                                   # base config, batches 1 and 16
-  python bench/decode.py --recompute_tokens=151,16         # longer baseline runs (~13 min CPU)
+  python bench/decode.py --recompute_tokens=91,16          # longer baseline runs
   python bench/decode.py --config=tiny --batches=1,4 --repeats=2
 
 Every row decodes a fixed number of tokens: `min_len=max_len` makes EOS illegal until the last
@@ -11,9 +11,10 @@ Timings exclude compilation (one warm-up call each); a decode includes its prefi
 methods are timed alternately (kv, recompute, kv, recompute, ...) so that both see the same
 machine: on a shared CPU the speed drifts by up to 2x within minutes, and a memory-bound loop
 (kv at batch 1) drifts more than a compute-bound one. The speedup is best tokens/s over best
-tokens/s; the JSON also has the median of the per-pair ratios. Both loops cost the same at every step (fixed-size cache / fixed-size
-sequence), so where the baseline is too slow to run to max_len (--recompute_tokens, per batch)
-it runs only the first N steps of the same full-length decode, ended by a forced EOS at label
+tokens/s; the JSON also has the median of the per-pair ratios.
+
+Both loops cost the same at every step (fixed-size cache / fixed-size sequence), so where the
+baseline is too slow to run to max_len (--recompute_tokens, per batch) it runs only the first N steps of the same full-length decode, ended by a forced EOS at label
 position N, and tokens/s is computed over those N + 1 tokens.
 
 Prints a table, then as its last line one JSON object; "speedup_vs_recompute" is the minimum over
@@ -115,7 +116,8 @@ def main(argv=None):
   result = {"speedup_vs_recompute": round(min(speedups.values()), 1),
             "speedup_is": "min over batches",
             **{f"speedup_batch{b}": round(s, 1) for b, s in speedups.items()},
-            **result, "config": args.config, "max_len": max_len, "device": jax.devices()[0].device_kind, "repeats": args.repeats}
+            **result, "config": args.config, "max_len": max_len,
+            "device": jax.devices()[0].device_kind, "repeats": args.repeats}
   print(json.dumps(result))
 
 

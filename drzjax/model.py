@@ -271,7 +271,9 @@ class Diarizer(nn.Module):
     return logits[:, -1], cache
 
   def step(self, ids, label_pos, cache):
-    """One label token per row at label position label_pos (scalar, >= 1) -> (logits (B, V), cache)."""
+    """One label token per row at label position label_pos (scalar, >= 1).
+
+    -> (logits (B, V), cache)."""
     x = self.embed_labels(ids[:, None], label_pos[None])
     # Label position t sits after audio + <diarize> + t - 1 earlier labels; it sees those.
     index = self.cfg.num_audio + label_pos

@@ -338,8 +338,8 @@ def _while_bodies(hlo):
   for block in hlo.split("\n\n"):
     head = block.lstrip().split(" ", 1)[0]
     comps[head.lstrip("%")] = block
-  names = {m for line in hlo.splitlines() for m in
-           [part.split("=", 1)[1].lstrip("%") for part in line.split(", ") if part.startswith("body=")]}
+  names = {part.split("=", 1)[1].lstrip("%") for line in hlo.splitlines()
+           for part in line.split(", ") if part.startswith("body=")}
   return {n: comps[n] for n in names if n in comps}
 
 
