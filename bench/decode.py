@@ -14,8 +14,9 @@ machine: on a shared CPU the speed drifts by up to 2x within minutes, and a memo
 tokens/s; the JSON also has the median of the per-pair ratios.
 
 Both loops cost the same at every step (fixed-size cache / fixed-size sequence), so where the
-baseline is too slow to run to max_len (--recompute_tokens, per batch) it runs only the first N steps of the same full-length decode, ended by a forced EOS at label
-position N, and tokens/s is computed over those N + 1 tokens.
+baseline is too slow to run to max_len (--recompute_tokens, per batch) it runs only the first
+N steps of the same full-length decode, ended by a forced EOS at label position N, and tokens/s
+is computed over those N + 1 tokens.
 
 Prints a table, then as its last line one JSON object; "speedup_vs_recompute" is the minimum over
 the batch sizes (tokens/s KV / tokens/s recompute).
