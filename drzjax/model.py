@@ -126,6 +126,15 @@ def attend_cached(q, k, v, k_cache, v_cache, visible):
   return y.transpose(0, 2, 1, 3).astype(q.dtype)
 
 
+def write_cache(cache, k, v, index):
+  """Keys and values (B, T, H, Dh) into one layer's cache at positions index .. index + T - 1."""
+  k_cache, v_cache = cache
+  return (jax.lax.dynamic_update_slice_in_dim(
+              k_cache, k.transpose(0, 2, 3, 1).astype(k_cache.dtype), index, axis=3),
+          jax.lax.dynamic_update_slice_in_dim(
+              v_cache, v.transpose(0, 2, 1, 3).astype(v_cache.dtype), index, axis=2))
+
+
 class Block(nn.Module):
   cfg: ModelConfig
 
@@ -155,23 +164,15 @@ class Block(nn.Module):
       # start of the cache.
       y = attend(q, k, v, mask, "bkhd")
       if cache is not None:
-        cache = (jax.lax.dynamic_update_slice_in_dim(
-                     cache[0], k.transpose(0, 2, 3, 1).astype(cache[0].dtype), 0, axis=3),
-                 jax.lax.dynamic_update_slice_in_dim(
-                     cache[1], v.transpose(0, 2, 1, 3).astype(cache[1].dtype), 0, axis=2))
+        cache = write_cache(cache, k, v, 0)
     else:
       # One token per row, at cache position label_index; mask (N,) = the positions it sees.
-      k_cache, v_cache = cache
-      y = attend_cached(q, k, v, k_cache, v_cache, mask)
+      y = attend_cached(q, k, v, *cache, mask)
       # The writes are made to depend on the read's result (x * 0 is not folded for floats).
       # Unordered, XLA:CPU copied the whole cache of every layer at every step to keep the read
       # safe; ordered, it writes in place.
       after = 0 * y[:, :, :1, :1]
-      k, v = k + after, v + after
-      cache = (jax.lax.dynamic_update_slice_in_dim(
-                   k_cache, k.transpose(0, 2, 3, 1).astype(k_cache.dtype), label_index, axis=3),
-               jax.lax.dynamic_update_slice_in_dim(
-                   v_cache, v.transpose(0, 2, 1, 3).astype(v_cache.dtype), label_index, axis=2))
+      cache = write_cache(cache, k + after, v + after, label_index)
     y = nn.Dense(cfg.d_model, use_bias=cfg.use_bias, dtype=dt, name="out",
                  kernel_init=_init(("heads", "embed")),
                  bias_init=_init(("embed",), nn.initializers.zeros))(y.reshape(y.shape[:2] + (-1,)))
