@@ -192,7 +192,7 @@ def main(argv):
   if _PROFILE.value:
     prof = cProfile.Profile()
     speakers = bank.speakers("train")
-    prof.runcall(lambda: [mixtures.make_mixture(bank, speakers, 0, i, spec.mix)
+    prof.runcall(lambda: [mixtures.make(bank, speakers, 0, i, spec.mix)
                           for i in range(num)])
     pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(15)
 

@@ -33,10 +33,16 @@ def get_config(arg=None):
   c.data.min_secs = 5.0
   c.data.max_secs = 10.0
   c.data.num_speakers = 3            # mixtures have 2 .. num_speakers speakers
+  # "conversation": voices return (any next speaker, short turns, backchannels) and the chunk is
+  # a random-offset crop of a longer conversation; "relay": each voice once, in order (nanodrz).
+  c.data.style = "conversation"
+  c.data.min_turn_secs = 0.3         # conversation turns last [min_turn_secs, max_turn_secs]
+  c.data.backchannel_prob = 0.2      # per turn: another voice says something short inside it
+  c.data.crop_secs = 3.0             # the chunk starts up to this far into the conversation
   c.data.speaker_weights = ""        # e.g. "1,1" = P(2 spk)=P(3 spk); "" = uniform
   c.data.silence_max = 1.0           # gap before a turn is drawn from [-interrupt_max, silence_max]
   c.data.interrupt_max = 0.5
-  c.data.max_turn_secs = 6.0
+  c.data.max_turn_secs = 3.0
   c.data.gain_db = 6.0               # per-speaker gain drawn from [-gain_db, gain_db]
   c.data.noise_prob = 0.5
   c.data.snr_min = 10.0
@@ -50,23 +56,25 @@ def get_config(arg=None):
   c.data.workers = 0                 # grain worker processes (0 = in the training process)
   c.data.prefetch = 4
 
-  # Token layout (DESIGN.md §2): V ids = PAD, EOS, time bins, speaker slots.
+  # Token layout (docs/design.md): V ids = PAD, EOS, time bins, speaker slots. 136 ids over
+  # 10 s = 126 bins of 80 ms: one bin per audio position (model.hop * strides = 80 ms).
   c.tokens = ml_collections.ConfigDict()
-  c.tokens.vocab_size = 512
+  c.tokens.vocab_size = 136
   c.tokens.speaker_slots = 8
   c.tokens.max_label_len = 91        # 30 triplets + EOS
 
   c.model = ml_collections.ConfigDict()
   c.model.n_mels = 80
-  c.model.n_fft = 1024
-  c.model.hop = 256
+  c.model.n_fft = 640               # 40 ms windows, 20 ms hop; the stem strides 2 x 2 -> 80 ms
+  c.model.hop = 320
+  c.model.strides = (2, 2)
   c.model.d_model = 256
   c.model.num_layers = 4
   c.model.num_heads = 4
   c.model.mlp_ratio = 4
   c.model.dropout = 0.0
   c.model.use_bias = True
-  c.model.attention = "causal"       # "causal" (nanodrz) or "prefix" (bidirectional over audio)
+  c.model.attention = "prefix"       # "prefix" (bidirectional over audio) or "causal" (nanodrz)
   c.model.use_time_pos = True        # time tokens also carry a sinusoid of their time value
   c.model.dtype = "float32"          # compute dtype; "bfloat16" on GPU/TPU (params stay float32)
 
@@ -86,6 +94,8 @@ def get_config(arg=None):
   c.train.keep_checkpoints = 3
   c.train.eval_every = 1000          # validation DER on a fixed held-out set
   c.train.eval_size = 16
+  c.train.time_sigma = 0.5           # time targets: Gaussian over neighbouring bins (0 = one-hot)
+  c.train.frame_weight = 1.0         # weight of the frame-level speaker-activity loss (0 = off)
 
   # Device mesh; -1 takes the remaining devices.
   c.mesh = ml_collections.ConfigDict()
@@ -99,7 +109,7 @@ def get_config(arg=None):
     c.data.min_secs, c.data.max_secs = 4.0, 8.0
     c.data.num_speakers = 2
     c.data.max_turn_secs = 3.0
-    c.tokens.vocab_size = 128
+    c.tokens.vocab_size = 107        # 101 bins of 80 ms over 8 s
     c.tokens.speaker_slots = 4
     c.tokens.max_label_len = 64
     c.model.d_model, c.model.num_layers, c.model.num_heads = 64, 2, 2
@@ -113,6 +123,7 @@ def get_config(arg=None):
     c.train.eval_size = 4
   elif variant == "medium":  # nanodrz medium_mel
     c.data.min_secs, c.data.max_secs = 8.0, 15.0
+    c.tokens.vocab_size = 386        # 376 bins of 40 ms over 15 s
     c.tokens.max_label_len = 151
     c.data.num_speakers = 3
     c.model.d_model, c.model.num_layers, c.model.num_heads = 1536, 16, 16
@@ -125,6 +136,7 @@ def get_config(arg=None):
   elif variant == "large":  # pod scale
     c.data.min_secs, c.data.max_secs = 10.0, 30.0
     c.data.num_speakers = 6
+    c.tokens.vocab_size = 386        # 376 bins of 80 ms over 30 s
     c.tokens.max_label_len = 301
     c.model.d_model, c.model.num_layers, c.model.num_heads = 2048, 24, 16
     c.model.dtype = "bfloat16"

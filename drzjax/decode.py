@@ -389,3 +389,50 @@ def decode_segments(params, model, wave, **kwargs):
   """decode(...) then tokens.decode per row -> [(segments [(start_s, end_s, letter)], dropped)]."""
   ids = decode(params, model, wave, **kwargs)
   return [tokens.decode(row, model.cfg.vocab) for row in ids]
+
+
+# ---------------------------------------------------------------------------------------------
+# The frame decoder: the frame head's speaker-activity posteriors, thresholded and smoothed.
+
+@functools.lru_cache(maxsize=None)
+def _frame_probs_fn(model):
+  return jax.jit(lambda v, wave: jax.nn.sigmoid(
+      model.apply(v, wave, method=type(model).frame_logits)))
+
+
+def frame_probs(params, model, wave):
+  """(B, <= num_samples) waveforms -> (B, num_audio, speaker_slots) activity probabilities,
+  slot k = the k-th voice to arrive (letter k)."""
+  wave, *_ = _prepare(model, wave, num_speakers=0, min_speakers=0, max_speakers=0, forced=None,
+                      forced_len=None, max_len=None, min_len=0)
+  return np.asarray(_frame_probs_fn(model)(_variables(params), wave))
+
+
+def median_filter(active, width):
+  """Per-slot running median over `width` (odd) frames of a (T, S) bool array: drops blips and
+  fills gaps shorter than width // 2 + 1 frames (the standard EEND post-processing)."""
+  if width <= 1:
+    return active
+  r = width // 2
+  x = np.pad(active.astype(np.int8), ((r, r), (0, 0)))
+  windows = np.lib.stride_tricks.sliding_window_view(x, width, axis=0)
+  return windows.sum(-1) > r
+
+
+def frame_segments(params, model, wave, *, threshold=0.5, median=3, max_speakers=0,
+                   durations=None):
+  """Frame decoder -> [(segments [(start_s, end_s, slot)], 0)] per row, like decode_segments.
+
+  A slot is active where its probability exceeds `threshold`, after a `median`-frame median
+  filter; max_speakers > 0 keeps only that many slots (the first to arrive). durations (B,)
+  clips each row's segments to its real audio (the rest of the chunk is padding).
+  """
+  probs = frame_probs(params, model, wave)
+  out = []
+  for i, p in enumerate(probs):
+    active = median_filter(p > threshold, median)
+    if max_speakers:
+      active[:, max_speakers:] = False
+    d = None if durations is None else float(durations[i])
+    out.append((tokens.frames_to_segments(active, model.cfg.frame_secs, d), 0))
+  return out

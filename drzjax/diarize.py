@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -83,6 +84,24 @@ class _Stream:
   def exhausted(self):
     self._fill(1)
     return not len(self._buf)
+
+
+def clip_segments(segments, duration):
+  """Any (start, end, name) -> sorted [(start, end, name)] with 0 <= start < end <= duration.
+
+  Whatever the decoder wrote (an undertrained model, a segment in a short chunk's zero padding)
+  becomes a turn inside the audio: both ends are clipped (clipping only the end can leave
+  end < start), and what is then empty or not a number is dropped.
+  """
+  out = []
+  for s, e, who in segments:
+    s, e = float(s), float(e)
+    if math.isnan(s) or math.isnan(e):
+      continue
+    s, e = max(0.0, s), min(e, float(duration))
+    if s < e:
+      out.append((s, e, who))
+  return sorted(out, key=lambda x: (x[0], x[1], str(x[2])))
 
 
 def _join(segments, gap):
@@ -191,7 +210,9 @@ class Diarizer:
         counts = (num_speakers, min_speakers, max_speakers)
       else:
         counts = (0, 0, max(num_speakers, max_speakers))
-      segs = self._decode(wave, forced, *counts, beam)
+      # The decoder pads a short last chunk with silence: what it says past the real audio (the
+      # prompt plus this chunk) is not in the file, and would spill past the end once offset.
+      segs = clip_segments(self._decode(wave, forced, *counts, beam), len(wave) / self.sr)
       # ---- Letters -> speakers: k < len(prompt) is prompt speaker k, later letters are new ----
       names = {k: spk.name for k, spk in enumerate(prompt_spk)}
       heard = []
@@ -208,8 +229,8 @@ class Diarizer:
       known.sort(key=lambda spk: order.get(spk.name, -1))
       t0 += len(chunk) / self.sr
     duration = t0
-    segments = [(max(0.0, s), min(e, duration), w) for s, e, w in segments if e > s]
-    return Diarization(uri, duration, _join(segments, 2 * self.vocab.bin_secs))
+    return Diarization(uri, duration,
+                       _join(clip_segments(segments, duration), 2 * self.vocab.bin_secs))
 
 
 def load_enrollment(specs, sample_rate):
@@ -219,6 +240,8 @@ def load_enrollment(specs, sample_rate):
     if "=" not in spec:
       raise ValueError(f"--enroll {spec!r}: expected NAME=clip.wav")
     name, path = spec.split("=", 1)
+    if not name or any(c.isspace() for c in name):  # RTTM speaker names are one field
+      raise ValueError(f"--enroll {spec!r}: NAME must be non-empty and contain no whitespace")
     wave = audio_lib.load_audio(path, sample_rate)
     regions = vad.speech_regions(wave, sample_rate)
     if not len(regions):
@@ -267,16 +290,18 @@ def main(argv=None):
       if info.conversion:
         logging.info("%s: %s", path, info.conversion)
       r = d(path, args.num_speakers, args.min_speakers, args.max_speakers, args.beam, enroll)
-    except (audio_lib.AudioError, ValueError) as e:
-      logging.error("error: %s", e)
+      # Writing is part of this file's work: a failure here fails this file, not the batch.
+      out = os.path.join(args.out, r.uri + ".rttm")
+      rttm.write_rttm(out, r.uri, r.segments)
+      if args.plot:
+        from drzjax import plot  # noqa: PLC0415
+        plot.save_png(plot.timeline({"": r.segments}, r.duration, title=r.uri),
+                      os.path.join(args.out, r.uri + ".png"))
+    except (audio_lib.AudioError, ValueError, OSError) as e:
+      # AudioError names the path; an OSError names the output, so name the input too.
+      logging.error("error: %s", e if path in str(e) else f"{path}: {e}")
       failed += 1
       continue
-    out = os.path.join(args.out, r.uri + ".rttm")
-    rttm.write_rttm(out, r.uri, r.segments)
-    if args.plot:
-      from drzjax import plot  # noqa: PLC0415
-      plot.save_png(plot.timeline({"": r.segments}, r.duration, title=r.uri),
-                    os.path.join(args.out, r.uri + ".png"))
     dt = time.time() - t
     audio_all += r.duration
     logging.info("[%d/%d] %s: %.1f s audio, %d speakers, %d segments -> %s  (%.1f s, RTF %.3f, "

@@ -128,8 +128,9 @@ def score_paths(ref, hyp, uem=None, collar=0.0, skip_overlap=False, json_path=No
   return result
 
 
-def score_synthetic(params, model, mixtures, beam=1, batch=16, collar=0.0):
-  """Greedy/beam decode of in-memory mixtures, scored against their exact labels.
+def score_synthetic(params, model, mixtures, beam=1, batch=16, collar=0.0, decoder="tokens"):
+  """Decode in-memory mixtures (tokens: greedy/beam; or the frame head), scored against their
+  exact labels.
 
   mixtures: [data.mixtures.Mixture]. -> (result dict as score_corpus, {uri: hyp segments}).
   """
@@ -142,13 +143,16 @@ def score_synthetic(params, model, mixtures, beam=1, batch=16, collar=0.0):
     waves = np.zeros((batch, n), np.float32)  # one compiled shape: the last batch is padded
     for j, m in enumerate(group):
       waves[j, :min(n, len(m.audio))] = m.audio[:n]
-    kw = {"mode": "beam", "beam": beam} if beam > 1 else {}
-    ids = decode.decode(params, model, waves, **kw)
+    if decoder == "frames":
+      durs = [len(m.audio) / model.cfg.sample_rate for m in group]
+      rows = decode.frame_segments(params, model, waves, durations=durs + [0.0] * batch)
+    else:
+      kw = {"mode": "beam", "beam": beam} if beam > 1 else {}
+      rows = [tokens.decode(r, model.cfg.vocab) for r in decode.decode(params, model, waves, **kw)]
     for j, m in enumerate(group):
       uri = f"mix{i + j:04d}"
       refs[uri] = [(s, e, str(w)) for s, e, w in m.segments]
-      segs, _ = tokens.decode(ids[j], model.cfg.vocab)
-      hyps[uri] = [(s, e, tokens.letter(k)) for s, e, k in segs]
+      hyps[uri] = [(s, e, tokens.letter(k)) for s, e, k in rows[j][0]]
   return der.score_corpus(refs, hyps, collar=collar), hyps
 
 

@@ -1,11 +1,19 @@
 """The diarization transformer (DESIGN.md §3): audio in, `start end speaker` tokens out.
 
-  waveform -> log-mel -> Conv1D+GELU -> Conv1D(stride 2)+GELU    (Whisper's stem, 31.25 tokens/s)
+  waveform -> log-mel -> Conv1D(stride s1)+GELU -> Conv1D(stride s2)+GELU   (Whisper's stem)
   [audio positions ; <diarize> ; label tokens] -> pre-LN decoder blocks -> linear head to V ids
+                                                 \-> frame head on the audio positions
 
-Audio and label parts have their own sinusoidal positions; time tokens can also carry a sinusoid
-of the time bin they stand for (nanodrz's use_time_pos). Attention is causal everywhere, or
-bidirectional over the audio prefix ("prefix", a prefix-LM) - a config switch.
+One time axis (docs/design.md, "Coordinates"): audio position i is centred at i * frame_secs,
+and a time token for t seconds carries the same sinusoid as the audio position at t, so "5.0 s"
+in the labels looks like the audio at 5.0 s. Label positions have their own learned embedding
+(not the audio's sinusoid) and the two parts a learned type vector each. Attention is
+bidirectional over the audio prefix ("prefix", a prefix-LM, the default) or causal everywhere
+(nanodrz's "causal").
+
+The frame head gives, per audio position, one sigmoid per speaker slot in arrival order (slot k
+= letter k of the tokens): an auxiliary loss that makes the audio positions say who speaks when,
+and a second decoder (decode.frame_segments).
 
 The blocks take an optional key/value cache, so decoding (decode.py) is `prefill` once over the
 audio and `step` per token, with the same parameters and code path as training.
@@ -29,15 +37,16 @@ class ModelConfig:
   max_label_len: int = 151
   sample_rate: int = 16000
   n_mels: int = 80
-  n_fft: int = 1024
-  hop: int = 256
+  n_fft: int = 640
+  hop: int = 320
+  strides: tuple = (2, 2)  # of the two stem convolutions: 20 ms mel frames -> 80 ms positions
   d_model: int = 256
   num_layers: int = 6
   num_heads: int = 4
   mlp_ratio: int = 4
   dropout: float = 0.0
   use_bias: bool = True
-  attention: str = "causal"
+  attention: str = "prefix"
   use_time_pos: bool = True
   dtype: str = "float32"
 
@@ -48,10 +57,13 @@ class ModelConfig:
       raise ValueError(f"model.attention={m.attention!r}: choose 'causal' or 'prefix'")
     if m.d_model % m.num_heads:
       raise ValueError(f"model.d_model={m.d_model} is not divisible by num_heads={m.num_heads}")
-    return cls(t.vocab_size, t.speaker_slots, config.data.max_secs, t.max_label_len,
-               config.data.sample_rate, m.n_mels, m.n_fft, m.hop, m.d_model, m.num_layers,
-               m.num_heads, m.mlp_ratio, m.dropout, m.use_bias, m.attention, m.use_time_pos,
-               m.dtype)
+    return cls(vocab_size=t.vocab_size, speaker_slots=t.speaker_slots,
+               max_secs=config.data.max_secs, max_label_len=t.max_label_len,
+               sample_rate=config.data.sample_rate, n_mels=m.n_mels, n_fft=m.n_fft, hop=m.hop,
+               strides=tuple(m.strides), d_model=m.d_model, num_layers=m.num_layers,
+               num_heads=m.num_heads, mlp_ratio=m.mlp_ratio, dropout=m.dropout,
+               use_bias=m.use_bias, attention=m.attention, use_time_pos=m.use_time_pos,
+               dtype=m.dtype)
 
   @property
   def num_samples(self):
@@ -59,8 +71,13 @@ class ModelConfig:
 
   @property
   def num_audio(self):
-    """Audio positions after the stride-2 stem."""
-    return (audio_lib.num_frames(self.num_samples, self.hop) + 1) // 2
+    """Audio positions after the strided stem."""
+    return tokens.num_positions(self.num_samples, self.hop, self.strides)
+
+  @property
+  def frame_secs(self):
+    """Seconds between audio positions; position i is centred at i * frame_secs."""
+    return tokens.frame_secs(self.sample_rate, self.hop, self.strides)
 
   @property
   def seq_len(self):
@@ -195,21 +212,29 @@ class Diarizer(nn.Module):
   def setup(self):
     cfg = self.cfg
     dt = jnp.dtype(cfg.dtype)
-    self.conv1 = nn.Conv(cfg.d_model, (3,), padding=1, dtype=dt,
+    self.conv1 = nn.Conv(cfg.d_model, (3,), strides=(cfg.strides[0],), padding=1, dtype=dt,
                          kernel_init=_init((None, None, "embed")),
                          bias_init=_init(("embed",), nn.initializers.zeros))
-    self.conv2 = nn.Conv(cfg.d_model, (3,), strides=(2,), padding=1, dtype=dt,
+    self.conv2 = nn.Conv(cfg.d_model, (3,), strides=(cfg.strides[1],), padding=1, dtype=dt,
                          kernel_init=_init((None, None, "embed")),
                          bias_init=_init(("embed",), nn.initializers.zeros))
+    # Unit-scale embeddings: the same order as the unit-amplitude sinusoids added to them, so
+    # token identity is not drowned by the position signal.
+    unit = nn.initializers.normal(1.0)
     self.embed = nn.Embed(cfg.vocab_size, cfg.d_model, dtype=dt,
-                          embedding_init=_init(("vocab", "embed"), nn.initializers.normal(0.02)))
-    self.diarize = self.param("diarize", _init(("embed",), nn.initializers.normal(0.02)),
-                              (cfg.d_model,))
+                          embedding_init=_init(("vocab", "embed"), unit))
+    self.diarize = self.param("diarize", _init(("embed",), unit), (cfg.d_model,))
+    self.label_pos = self.param("label_pos", _init((None, "embed"), unit),
+                                (cfg.max_label_len, cfg.d_model))
+    self.audio_type = self.param("audio_type", _init(("embed",), unit), (cfg.d_model,))
+    self.label_type = self.param("label_type", _init(("embed",), unit), (cfg.d_model,))
     self.blocks = [Block(cfg, name=f"block{i}") for i in range(cfg.num_layers)]
     self.ln_f = nn.LayerNorm(dtype=dt, scale_init=_init(("embed",), nn.initializers.ones),
                              bias_init=_init(("embed",), nn.initializers.zeros))
     self.head = nn.Dense(cfg.vocab_size, use_bias=False, dtype=dt,
                          kernel_init=_init(("embed", "vocab")))
+    self.frame_head = nn.Dense(cfg.speaker_slots, dtype=dt, kernel_init=_init(("embed", None)),
+                               bias_init=_init((None,), nn.initializers.zeros))
     self.drop = nn.Dropout(cfg.dropout)
 
   def encode_audio(self, wave):
@@ -218,7 +243,8 @@ class Diarizer(nn.Module):
     mel = audio_lib.log_mel(wave, cfg.sample_rate, cfg.n_fft, cfg.hop, cfg.n_mels)
     x = nn.gelu(self.conv1(mel.astype(jnp.dtype(cfg.dtype))))
     x = nn.gelu(self.conv2(x))
-    x = x + sinusoid(jnp.arange(x.shape[1]), cfg.d_model).astype(x.dtype)
+    # Position i (centred at i * frame_secs) carries sinusoid(i): the time axis in frame units.
+    x = x + (sinusoid(jnp.arange(x.shape[1]), cfg.d_model) + self.audio_type).astype(x.dtype)
     return nn.with_logical_constraint(x, ("batch", "length", "act_embed"))
 
   def embed_labels(self, ids, label_pos):
@@ -226,32 +252,49 @@ class Diarizer(nn.Module):
     cfg = self.cfg
     x = self.embed(ids)
     x = jnp.where((label_pos == 0)[None, :, None], self.diarize.astype(x.dtype), x)
-    x = x + sinusoid(label_pos, cfg.d_model).astype(x.dtype)
+    x = x + (self.label_pos[label_pos] + self.label_type).astype(x.dtype)
     if cfg.use_time_pos:
+      # The time a token stands for, on the audio's axis: the sinusoid of the audio position
+      # at that time.
       is_time = (ids >= 2) & (ids < cfg.vocab_size - cfg.speaker_slots)
-      x = x + jnp.where(is_time[..., None], sinusoid(ids - 2, cfg.d_model), 0.0).astype(x.dtype)
+      at = (ids - 2) * (cfg.vocab.bin_secs / cfg.frame_secs)
+      x = x + jnp.where(is_time[..., None], sinusoid(at, cfg.d_model), 0.0).astype(x.dtype)
     return x
 
   def _run(self, x, mask, train, cache=None, label_index=None, head_from=0):
-    """Blocks, then the head on positions >= head_from only (the audio never needs logits)."""
+    """Blocks, then the head on positions >= head_from only (the audio never needs logits).
+    -> (logits, cache, final normalised hidden states of all positions)."""
     new_cache = []
     for i, block in enumerate(self.blocks):
       x, c = block(x, mask, train, None if cache is None else cache[i], label_index)
       new_cache.append(c)
-    return self.head(self.ln_f(x[:, head_from:])).astype(jnp.float32), new_cache
+    h = self.ln_f(x)
+    return self.head(h[:, head_from:]).astype(jnp.float32), new_cache, h
 
   def _mask(self, n):
     pos = jnp.arange(n)
     return attention_mask(pos, pos, self.cfg.num_audio, self.cfg.attention == "prefix")
 
-  def __call__(self, wave, labels, train=False):
-    """Teacher forcing. wave (B, num_samples), labels (B, Lt) targets -> logits (B, Lt, V)."""
+  def __call__(self, wave, labels, train=False, with_frames=False):
+    """Teacher forcing. wave (B, num_samples), labels (B, Lt) targets -> logits (B, Lt, V);
+    with_frames: (logits, frame logits (B, num_audio, speaker_slots))."""
     lt = labels.shape[1]
     inputs = jnp.pad(labels[:, :-1], ((0, 0), (1, 0)))  # position 0 becomes <diarize>
     x = jnp.concatenate([self.encode_audio(wave), self.embed_labels(inputs, jnp.arange(lt))], 1)
     x = self.drop(x, deterministic=not train)
-    logits, _ = self._run(x, self._mask(x.shape[1]), train, head_from=x.shape[1] - lt)
-    return logits
+    logits, _, h = self._run(x, self._mask(x.shape[1]), train, head_from=x.shape[1] - lt)
+    if not (with_frames or self.is_initializing()):  # init creates every parameter
+      return logits
+    # Audio positions never attend to labels (either mask), so these equal frame_logits(wave).
+    frames = self.frame_head(h[:, :self.cfg.num_audio]).astype(jnp.float32)
+    return (logits, frames) if with_frames else logits
+
+  def frame_logits(self, wave):
+    """(B, num_samples) -> (B, num_audio, speaker_slots) speaker-activity logits, arrival order.
+    Runs the blocks over the audio alone."""
+    x = self.encode_audio(wave)
+    _, _, h = self._run(x, self._mask(x.shape[1]), False, head_from=x.shape[1])
+    return self.frame_head(h).astype(jnp.float32)
 
   def init_cache(self, batch, length=None):
     """Empty cache for decoding up to `length` positions in all (default seq_len): per layer
@@ -267,8 +310,8 @@ class Diarizer(nn.Module):
     b = wave.shape[0]
     d = self.embed_labels(jnp.zeros((b, 1), jnp.int32), jnp.zeros((1,), jnp.int32))
     x = jnp.concatenate([self.encode_audio(wave), d], axis=1)
-    logits, cache = self._run(x, self._mask(x.shape[1]), False, cache, None,
-                              head_from=x.shape[1] - 1)
+    logits, cache, _ = self._run(x, self._mask(x.shape[1]), False, cache, None,
+                                 head_from=x.shape[1] - 1)
     return logits[:, -1], cache
 
   def step(self, ids, label_pos, cache):
@@ -279,7 +322,7 @@ class Diarizer(nn.Module):
     # Label position t sits after audio + <diarize> + t - 1 earlier labels; it sees those.
     index = self.cfg.num_audio + label_pos
     visible = jnp.arange(cache[0][0].shape[3]) < index
-    logits, cache = self._run(x, visible, False, cache, index)
+    logits, cache, _ = self._run(x, visible, False, cache, index)
     return logits[:, 0], cache
 
 
@@ -305,8 +348,9 @@ def flops_per_example(cfg):
   """
   d, L, T = cfg.d_model, cfg.num_layers, cfg.seq_len
   frames = audio_lib.num_frames(cfg.num_samples, cfg.hop)
+  mid = -(-frames // cfg.strides[0])  # positions after the first convolution
   proj = 2 * T * (3 * d * d + d * d + 2 * cfg.mlp_ratio * d * d)  # qkv, out, mlp_in + mlp_out
   attn = 2 * 2 * T * T * d  # QK^T and AV, all heads
   head = 2 * cfg.max_label_len * d * cfg.vocab_size
-  stem = 2 * 3 * (frames * cfg.n_mels * d + cfg.num_audio * d * d)
+  stem = 2 * 3 * (mid * cfg.n_mels * d + cfg.num_audio * d * d)
   return 3 * (L * (proj + attn) + head + stem)

@@ -5,6 +5,10 @@
   ids 2..2+T-1    time bin k = round(t / max_secs * (T - 1)); its inverse is the bin centre
   last S ids      speaker letters A, B, C, ... in order of first appearance in the chunk
 
+Time axis shared with the audio (docs/design.md, "Coordinates"): the model's audio position i is
+centred at i * frame_secs; time tokens and frame targets use the same seconds, so a time bin as
+wide as a position (the base config) is exactly one position.
+
 A segment is (start_secs, end_secs, speaker) with any hashable speaker; encoding sorts triplets
 by (start, end, letter) and names speakers by first appearance, so one chunk has one sequence.
 """
@@ -147,3 +151,47 @@ def decode(ids, vocab):
   if len(body) % 3:
     dropped += 1
   return segments, dropped
+
+
+def num_positions(num_samples, hop, strides):
+  """Audio positions the model sees: 1 + num_samples // hop centred STFT frames, then each
+  stride-s convolution (kernel 3, padding 1) keeps ceil(n / s) of them."""
+  n = 1 + num_samples // hop
+  for s in strides:
+    n = -(-n // s)
+  return n
+
+
+def frame_secs(sample_rate, hop, strides):
+  """Seconds between audio positions (position i is centred at i * frame_secs)."""
+  return hop * int(np.prod(strides)) / sample_rate
+
+
+def frame_targets(segments, vocab, num_frames, secs):
+  """(num_frames, vocab.speakers) float32 speaker activity in arrival order, agreeing with the
+  tokens: letter k of `encode` is column k, and a segment covers the positions whose centre
+  i * secs lies in [start, end) of its quantised times."""
+  out = np.zeros((num_frames, vocab.speakers), np.float32)
+  for s, e, k in canonical(segments, vocab):
+    a = int(np.ceil(vocab.time_of(s) / secs - 1e-6))
+    b = int(np.ceil(vocab.time_of(e) / secs - 1e-6))
+    out[max(a, 0):max(b, 0), k] = 1.0
+  return out
+
+
+def frames_to_segments(active, secs, duration=None):
+  """(num_frames, S) bool activity -> [(start_s, end_s, slot)] sorted: each run of frames
+  [a, b) of a slot becomes (a * secs, b * secs), the inverse of frame_targets; clipped to
+  duration when given."""
+  active = np.asarray(active, bool)
+  segs = []
+  for k in range(active.shape[1]):
+    x = np.concatenate([[False], active[:, k], [False]]).astype(np.int8)
+    d = np.diff(x)
+    for a, b in zip(np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]):
+      s, e = a * secs, b * secs
+      if duration is not None:
+        s, e = min(s, duration), min(e, duration)
+      if e > s:
+        segs.append((float(s), float(e), k))
+  return sorted(segs)

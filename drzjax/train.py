@@ -74,51 +74,98 @@ def create_state(model, tx, mesh, seed):
     return init(jax.random.key(seed))
 
 
-def loss_sums(params, model, batch, rng, train):
-  """Summed cross-entropy over label positions (PAD ignored) and the number of such positions."""
-  logits = model.apply({"params": params}, batch["audio"], batch["labels"], train=train,
-                       rngs={"dropout": rng})
+def token_targets(labels, vocab, sigma):
+  """(B, L) ids -> (B, L, V) target distributions: one-hot, except time tokens, whose mass is
+  a Gaussian of `sigma` bins over the neighbouring time bins (one bin off is then nearly right,
+  not as wrong as five seconds off). sigma 0: one-hot everywhere."""
+  onehot = jax.nn.one_hot(labels, vocab.size)
+  if sigma <= 0:
+    return onehot
+  v = jnp.arange(vocab.size)
+  is_time_v = (v >= 2) & (v < vocab.first_speaker)
+  d = (v[None, None, :] - labels[..., None]).astype(jnp.float32) / sigma
+  w = jnp.where(is_time_v, jnp.exp(-0.5 * d * d), 0.0)
+  w = w / jnp.maximum(w.sum(-1, keepdims=True), 1e-9)
+  is_time = (labels >= 2) & (labels < vocab.first_speaker)
+  return jnp.where(is_time[..., None], w, onehot)
+
+
+def loss_terms(params, model, batch, rng, train, tc):
+  """Summed token cross-entropy over label positions (PAD ignored) and summed frame BCE.
+
+  -> {"ce": sum, "bce": sum}; the caller divides by the batch's counts (normalisers()).
+  """
+  logits, frame_logits = model.apply({"params": params}, batch["audio"], batch["labels"],
+                                     train=train, with_frames=True, rngs={"dropout": rng})
   mask = (batch["labels"] != tokens.PAD).astype(jnp.float32)
-  ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"])
-  return jnp.sum(ce * mask), jnp.sum(mask)
+  targets = token_targets(batch["labels"], model.cfg.vocab, tc.time_sigma)
+  ce = optax.softmax_cross_entropy(logits, targets)
+  bce = optax.sigmoid_binary_cross_entropy(frame_logits, batch["frames"].astype(jnp.float32))
+  return {"ce": jnp.sum(ce * mask), "bce": jnp.sum(bce)}
 
 
-def train_step(state, batch, model, tx, grad_accum, seed):
-  """One optimizer update over the global batch, split into grad_accum microbatches.
+def normalisers(batch):
+  """Label positions and frame targets in the (global) batch: the loss is per token / frame."""
+  return (jnp.maximum(jnp.sum(batch["labels"] != tokens.PAD), 1).astype(jnp.float32),
+          jnp.asarray(np.prod(batch["frames"].shape), jnp.float32))
 
-  The loss is the mean over all label positions of the global batch, so the update does not
+
+def objective(terms, counts, tc):
+  n_tok, n_frames = counts
+  return terms["ce"] / n_tok + tc.frame_weight * terms["bce"] / n_frames
+
+
+def train_step(state, batch, model, tx, tc, seed):
+  """One optimizer update over the global batch, split into tc.grad_accum microbatches.
+
+  The objective is the mean token loss plus frame_weight x the mean frame loss over the whole
+  global batch: each microbatch's sums are divided by the global counts, so the update does not
   depend on grad_accum (up to float summation order).
   """
   rng = jax.random.fold_in(jax.random.key(seed), state.step)
-  grad_fn = jax.value_and_grad(lambda p, b, r: loss_sums(p, model, b, r, True), has_aux=True)
+  counts = normalisers(batch)
+
+  def obj(p, b, r):
+    terms = loss_terms(p, model, b, r, True, tc)
+    return objective(terms, counts, tc), terms
+
+  grad_fn = jax.value_and_grad(obj, has_aux=True)
 
   def micro(carry, xs):
     b, i = xs
-    (loss_sum, n), g = grad_fn(state.params, b, jax.random.fold_in(rng, i))
-    return jax.tree.map(jnp.add, carry, (g, loss_sum, n)), None
+    (_, terms), g = grad_fn(state.params, b, jax.random.fold_in(rng, i))
+    return jax.tree.map(jnp.add, carry, (g, terms)), None
 
-  micro_batches = jax.tree.map(
-      lambda x: x.reshape((grad_accum, x.shape[0] // grad_accum) + x.shape[1:]), batch)
-  zeros = (jax.tree.map(jnp.zeros_like, state.params), jnp.zeros(()), jnp.zeros(()))
-  (grads, loss_sum, n), _ = jax.lax.scan(micro, zeros, (micro_batches, jnp.arange(grad_accum)))
-  n = jnp.maximum(n, 1.0)
-  grads = jax.tree.map(lambda g: g / n, grads)
+  ga = tc.grad_accum
+  micro_batches = jax.tree.map(lambda x: x.reshape((ga, x.shape[0] // ga) + x.shape[1:]), batch)
+  zeros = (jax.tree.map(jnp.zeros_like, state.params), {"ce": jnp.zeros(()), "bce": jnp.zeros(())})
+  (grads, terms), _ = jax.lax.scan(micro, zeros, (micro_batches, jnp.arange(ga)))
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
-  loss = loss_sum / n
+  loss = objective(terms, counts, tc)
   # A diverged update is not applied: the returned state stays the last good one, and the loop
   # stops on the non-finite loss it reports.
   ok = jnp.isfinite(loss) & jnp.isfinite(optax.tree.norm(params))
   new = TrainState(state.step + 1, params, opt_state)
   new = jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, state)
   metrics = {"loss": jnp.where(ok, loss, jnp.nan), "grad_norm": optax.tree.norm(grads),
+             "token_loss": terms["ce"] / counts[0], "frame_loss": terms["bce"] / counts[1],
              "audio_secs": jnp.sum(batch["num_samples"]) / model.cfg.sample_rate}
   return new, metrics
 
 
-def eval_step(params, batch, model):
-  loss_sum, n = loss_sums(params, model, batch, jax.random.key(0), False)
-  return loss_sum / jnp.maximum(n, 1.0)
+def eval_step(params, batch, model, tc):
+  """Validation losses with the true audio, and with the same labels under another mixture's
+  audio (the batch's audio rolled by one): the difference is the listening gap, ~0 for a model
+  that ignores the audio."""
+  counts = normalisers(batch)
+  key = jax.random.key(0)
+  true = loss_terms(params, model, batch, key, False, tc)
+  other = dict(batch, audio=jnp.roll(batch["audio"], 1, axis=0))
+  wrong = loss_terms(params, model, other, key, False, tc)
+  return {"loss": objective(true, counts, tc), "token_loss": true["ce"] / counts[0],
+          "frame_loss": true["bce"] / counts[1],
+          "token_loss_other_audio": wrong["ce"] / counts[0]}
 
 
 def compile_steps(model, tx, mesh, config):
@@ -127,10 +174,9 @@ def compile_steps(model, tx, mesh, config):
   batch_sh = sharding.batch_sharding(mesh)
   rep = sharding.replicated(mesh)
   step = jax.jit(
-      functools.partial(train_step, model=model, tx=tx, grad_accum=config.train.grad_accum,
-                        seed=config.seed),
+      functools.partial(train_step, model=model, tx=tx, tc=config.train, seed=config.seed),
       in_shardings=(state_sh, batch_sh), out_shardings=(state_sh, rep), donate_argnums=(0,))
-  evals = jax.jit(functools.partial(eval_step, model=model),
+  evals = jax.jit(functools.partial(eval_step, model=model, tc=config.train),
                   in_shardings=(state_sh.params, batch_sh), out_shardings=rep)
   return step, evals, abstract
 
@@ -266,7 +312,9 @@ def train_and_evaluate(config, workdir):
         now = time.time()
         sps = (step - step_last) / max(now - t_last, 1e-9)
         t_last, step_last = now, step
-        scalars = {"loss": m["loss"], "lr": lr_schedule(tc)(step - 1), "grad_norm": m["grad_norm"],
+        scalars = {"loss": m["loss"], "token_loss": m["token_loss"],
+                   "frame_loss": m["frame_loss"], "lr": lr_schedule(tc)(step - 1),
+                   "grad_norm": m["grad_norm"],
                    "steps_per_s": sps, "tokens_per_s": sps * vocab_positions,
                    "audio_hours": (audio_secs + float(m["audio_secs"])) / 3600}
         log.write(step, scalars)

@@ -1,5 +1,7 @@
 """Validation during training, on a fixed held-out set of synthetic mixtures (val speakers):
-the loss, the greedy DER, and a reference-vs-predicted timeline picture for TensorBoard."""
+the losses, the listening gap (token loss under another mixture's audio minus the true one),
+the DER of both decoders (greedy tokens, frame head), and a reference-vs-predicted timeline
+picture for TensorBoard."""
 import logging
 
 import flax.linen as nn
@@ -25,14 +27,21 @@ class Validator:
       return  # each process holds the whole fixed set; per-host slicing is not worth it here
     from drzjax import evaluate, plot  # noqa: PLC0415
     with jax.set_mesh(self.mesh), nn.logical_axis_rules(sharding.RULES):
-      loss = float(eval_fn(params, sharding.global_batch(self.batch, self.mesh)))
+      losses = jax.device_get(eval_fn(params, sharding.global_batch(self.batch, self.mesh)))
     result, hyps = evaluate.score_synthetic(params, self.model, self.mixtures,
                                             batch=len(self.mixtures))
+    frames, _ = evaluate.score_synthetic(params, self.model, self.mixtures,
+                                         batch=len(self.mixtures), decoder="frames")
     der = result["overall"]["der"]
-    log.write(step, {"val_loss": loss, "val_der": der})
+    gap = float(losses["token_loss_other_audio"] - losses["token_loss"])
+    loss = float(losses["loss"])
+    log.write(step, {"val_loss": loss, "val_token_loss": losses["token_loss"],
+                     "val_frame_loss": losses["frame_loss"], "val_listening_gap": gap,
+                     "val_der": der, "val_der_frames": frames["overall"]["der"]})
     m = self.mixtures[0]
     fig = plot.timeline({"ref": [(s, e, str(w)) for s, e, w in m.segments],
                          "pred": hyps["mix0000"]}, len(m.audio) / self.model.cfg.sample_rate,
                         wave=m.audio, title=f"step {step}  DER {100 * der:.1f}%")
     log.image(step, "val/timeline", plot.to_array(fig))
-    logging.info("step %d  val_loss %.4f  val_der %.1f%%", step, loss, 100 * der)
+    logging.info("step %d  val_loss %.4f  listening gap %.3f  val_der %.1f%% (tokens) %.1f%% "
+                 "(frames)", step, loss, gap, 100 * der, 100 * frames["overall"]["der"])

@@ -136,6 +136,74 @@ def test_silence_gives_no_segments():
   assert r.segments == [] and abs(r.duration - 20.0) < 1e-6
 
 
+# ---- whatever the decoder writes, the output is valid segments inside the audio ----
+
+def _assert_valid(segments, duration):
+  for s, e, who in segments:
+    assert np.isfinite(s) and np.isfinite(e) and 0.0 <= s < e <= duration, (s, e, who, duration)
+  rttm.format_rttm("x", segments)  # what main writes: raises on a bad segment
+
+
+def test_clip_segments_clips_both_ends_and_drops_empty():
+  segs = [(6.08, 8.0, "B"),                  # issue 10: starts past the end of a 3 s file
+          (-1.0, 2.0, "A"), (2.5, 9.0, "A"),  # cross an end: clipped there
+          (1.0, 1.0, "C"), (2.0, 1.0, "C"),   # empty / reversed
+          (float("nan"), 1.0, "D"), (0.5, float("inf"), "E")]
+  assert diarize.clip_segments(segs, 3.0) == [(0.0, 2.0, "A"), (0.5, 3.0, "E"), (2.5, 3.0, "A")]
+  assert diarize.clip_segments(segs, 0.0) == []
+
+
+@pytest.mark.parametrize("vocab", [tokens.Vocab(128, 4, 8.0), tokens.Vocab(512, 8, 15.0)],
+                         ids=["tiny", "base"])
+def test_random_token_sequences_give_valid_segments(vocab):
+  """Random ids (as an undertrained model may write), decoded and cleaned as `Diarizer` does."""
+  gap = 2 * vocab.bin_secs
+  late = max(2, vocab.first_speaker - vocab.num_times // 10)  # the last tenth of the time bins
+  for seed in range(300):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 60))
+    # Mostly grammatical triplets (so that many survive decoding), often at late times, plus
+    # any id of the whole vocab anywhere.
+    ids = np.where(np.arange(n) % 3 == 2,
+                   rng.integers(vocab.first_speaker, vocab.size, n),
+                   np.where(rng.random(n) < 0.5, rng.integers(late, vocab.first_speaker, n),
+                            rng.integers(2, vocab.first_speaker, n)))
+    ids = np.where(rng.random(n) < 0.1, rng.integers(0, vocab.size, n), ids)
+    segs, _ = tokens.decode(ids, vocab)
+    # Files shorter than a chunk and than a prompt, and longer; a chunk at an offset.
+    duration = float(np.exp(rng.uniform(np.log(0.05), np.log(25.0))))
+    t0 = float(rng.choice([0.0, rng.uniform(-vocab.max_secs, duration)]))
+    segs = [(t0 + s, t0 + e, tokens.letter(k)) for s, e, k in segs]
+    out = diarize._join(diarize.clip_segments(segs, duration), gap)
+    _assert_valid(out, duration)
+    assert out == sorted(out)
+
+
+class GhostDiarizer(diarize.Diarizer):
+  """A decoder that writes past the real audio, into the zero padding of a short last chunk."""
+
+  def _decode(self, wave, forced, num_speakers, min_speakers, max_speakers, beam):
+    k, p = len(forced) // 3, (self.vocab.time_of(forced[-2]) + 0.2 if len(forced) else 0.0)
+    end, pad = len(wave) / SR, self.model.cfg.max_secs
+    return [(p + 0.2, p + 1.0, k), (p + 1.5, pad, k),  # the second runs into the padding
+            (end + 0.5, pad, k + 1)]                  # a speaker heard only in the padding
+
+
+@pytest.mark.parametrize("secs", [3.0, 0.5, 10.0])
+def test_segments_past_the_audio_are_clipped_per_chunk(secs):
+  cfg = model_lib.ModelConfig(vocab_size=256, speaker_slots=4, max_secs=8.0,
+                              max_label_len=64, d_model=32, num_layers=1, num_heads=2)
+  wave = harmonic_voice(np.random.default_rng(5), 120.0, int(secs * SR))
+  r = GhostDiarizer(model_lib.Diarizer(cfg), None, None)(wave)
+  assert abs(r.duration - secs) < 1e-6
+  _assert_valid(r.segments, r.duration)
+  assert {s[2] for s in r.segments} <= {"A", "B"}  # no one heard only in the padding
+  if secs == 3.0:
+    assert r.segments == [(0.2, 1.0, "A"), (1.5, 3.0, "A")]
+  if secs == 10.0:  # the second chunk's turn ends at the end of the file, not 8 s after its start
+    assert r.segments[-1][1] == pytest.approx(10.0)
+
+
 # ---- the real model, through the CLI ----
 
 def _cli(*args):
@@ -165,6 +233,30 @@ def test_cli_two_minute_file_silence_and_bad_input(tiny_run, tmp_path):
   assert os.path.getsize(out / "meeting.png") > 1000
   assert (out / "quiet.rttm").read_text() == ""
   assert not (out / "notes.rttm").exists()
+
+
+def test_cli_short_file_and_a_failed_write_fail_only_that_file(tiny_run, tmp_path):
+  rng = np.random.default_rng(6)
+  for name in ("blocked", "short", "noplot"):
+    sf.write(tmp_path / f"{name}.wav", harmonic_voice(rng, 130.0, 3 * SR), SR)
+  out = tmp_path / "out"
+  (out / "blocked.rttm").mkdir(parents=True)  # its RTTM cannot be written
+  (out / "noplot.png").mkdir()                # its plot cannot be written
+  r = _cli(f"--workdir={tiny_run}", *(str(tmp_path / f"{n}.wav")
+                                      for n in ("blocked", "short", "noplot")),
+           f"--out={out}", "--plot")
+  assert r.returncode == 1, r.stderr
+  assert "Traceback" not in r.stderr
+  errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+  assert any("blocked.wav" in line for line in errors), r.stderr
+  assert any("noplot.wav" in line for line in errors), r.stderr
+  assert "2 of 3 files failed" in r.stderr
+  # The file after the failure is still diarized and written, inside its 3 s.
+  assert "[2/3]" in r.stderr and os.path.getsize(out / "short.png") > 1000
+  for name in ("short", "noplot"):  # noplot's RTTM was written before its plot failed
+    segs = rttm.read_rttm(out / f"{name}.rttm").get(name, [])
+    assert all(0 <= s < e <= 3.0 + 1e-3 for s, e, _ in segs), segs
+  assert (out / "blocked.rttm").is_dir() and not list(out.glob("*.tmp"))
 
 
 def test_cli_missing_workdir_is_a_clear_error(tmp_path):

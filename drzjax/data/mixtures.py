@@ -1,6 +1,13 @@
-"""Seeded mixture synthesis (DESIGN.md §5): a mixture is a pure function of (seed, index, config).
+"""Seeded mixture synthesis (docs/design.md): a mixture is a pure function of (seed, index, config).
 
-A mixture is built turn by turn. Speakers alternate (every drawn speaker gets a turn before any
+Two styles. A *conversation* (the default, `make_conversation`) is what diarization is mostly
+about: voices return. Any speaker but the current one may take the next turn (speakers drawn
+with replacement into the turn order, after everyone has spoken once), turns last
+[min_turn_secs, max_turn_secs], a turn may carry a short backchannel from another voice inside
+it, and the chunk is a random-offset crop of a longer conversation, so it can start in the
+middle of a turn, as `diarize`'s later chunks do.
+
+A *relay* (`make_mixture`, nanodrz's) is built turn by turn. Speakers alternate (every drawn speaker gets a turn before any
 speaks twice); the gap before a turn is drawn from [-interrupt_max, silence_max] seconds, a
 negative gap being an interruption (overlap with the previous turn). A turn is a slice of one of
 the speaker's utterances that starts at the start of a speech region and ends at the end of one,
@@ -41,6 +48,10 @@ class MixConfig:
   volume_prob: float = 0.2
   volume_depth: float = 0.5
   max_segments: int = 50
+  style: str = "conversation"
+  min_turn_secs: float = 0.3
+  backchannel_prob: float = 0.2
+  crop_secs: float = 3.0
 
   @classmethod
   def from_config(cls, config):
@@ -52,10 +63,20 @@ class MixConfig:
     if d.num_speakers < 2 or d.num_speakers > config.tokens.speaker_slots:
       raise ValueError(f"data.num_speakers={d.num_speakers} must be in 2..tokens.speaker_slots "
                        f"({config.tokens.speaker_slots})")
-    return cls(d.sample_rate, d.min_secs, d.max_secs, d.num_speakers, weights, d.silence_max,
-               d.interrupt_max, d.max_turn_secs, d.gain_db, d.noise_prob, d.snr_min, d.snr_max,
-               d.speed_prob, d.speed_range, d.pitch_prob, d.pitch_semitones, d.volume_prob,
-               d.volume_depth, (config.tokens.max_label_len - 1) // 3)
+    if d.style not in ("conversation", "relay"):
+      raise ValueError(f"data.style={d.style!r}: choose 'conversation' or 'relay'")
+    if not 0 < d.min_turn_secs <= d.max_turn_secs:
+      raise ValueError(f"data.min_turn_secs={d.min_turn_secs} must be in (0, data.max_turn_secs"
+                       f"={d.max_turn_secs}]")
+    return cls(sample_rate=d.sample_rate, min_secs=d.min_secs, max_secs=d.max_secs,
+               num_speakers=d.num_speakers, speaker_weights=weights, silence_max=d.silence_max,
+               interrupt_max=d.interrupt_max, max_turn_secs=d.max_turn_secs, gain_db=d.gain_db,
+               noise_prob=d.noise_prob, snr_min=d.snr_min, snr_max=d.snr_max,
+               speed_prob=d.speed_prob, speed_range=d.speed_range, pitch_prob=d.pitch_prob,
+               pitch_semitones=d.pitch_semitones, volume_prob=d.volume_prob,
+               volume_depth=d.volume_depth, max_segments=(config.tokens.max_label_len - 1) // 3,
+               style=d.style, min_turn_secs=d.min_turn_secs,
+               backchannel_prob=d.backchannel_prob, crop_secs=d.crop_secs)
 
 
 @dataclasses.dataclass
@@ -239,3 +260,141 @@ def make_mixture(bank, speakers, seed, index, cfg):
   segments = sorted((a / sr, b / sr, chosen[k])
                     for k, regs in labels.items() for a, b in _merge(regs))
   return Mixture(mix, segments, chosen)
+
+
+class _Voices:
+  """The speakers of one mixture with their per-speaker effects (drawn once, so a voice stays
+  itself), rendering turns of their speech."""
+
+  def __init__(self, bank, chosen, rng, cfg):
+    n = len(chosen)
+    self.bank, self.chosen, self.cfg = bank, chosen, cfg
+    self.gain = 10 ** (rng.uniform(-cfg.gain_db, cfg.gain_db, n) / 20)
+    self.speed = np.where(rng.random(n) < cfg.speed_prob,
+                          rng.uniform(1 - cfg.speed_range, 1 + cfg.speed_range, n), 1.0)
+    self.pitch = np.where(rng.random(n) < cfg.pitch_prob,
+                          rng.uniform(-cfg.pitch_semitones, cfg.pitch_semitones, n), 0.0)
+    self.volume = rng.random(n) < cfg.volume_prob
+    self.vol_freq = rng.uniform(0.1, 0.5, n)
+    self.vol_phase = rng.uniform(0, 2 * np.pi, n)
+
+  def turn(self, k, rng, max_len, start):
+    """Speaker k's next turn of at most ~max_len samples placed at `start`: (audio, regions
+    relative to the turn start), audio cut at its last region's end; regions may be empty."""
+    cfg, sr = self.cfg, self.cfg.sample_rate
+    utts = self.bank.utterances_of(self.chosen[k])
+    utt = utts[int(rng.integers(len(utts)))]
+    x, regions = _turn_slice(self.bank, utt, rng, max(1, int(max_len * self.speed[k])))
+    if self.speed[k] != 1.0:
+      x, regions = _speed(x, regions, self.speed[k])
+    if self.pitch[k] != 0.0:
+      x = _pitch_shift(x, sr, float(self.pitch[k]))
+    regions = regions[regions[:, 1] - regions[:, 0] > 0]
+    if len(regions) == 0:
+      return x[:0], regions
+    x = x[:regions[-1, 1]]
+    speech = np.concatenate([x[a:b] for a, b in regions])
+    x = x * np.float32(REF_RMS / max(float(np.sqrt(np.mean(speech ** 2))), 1e-5) * self.gain[k])
+    if self.volume[k]:
+      phase = (2 * np.pi * self.vol_freq[k] / sr) * (start + np.arange(len(x))) + self.vol_phase[k]
+      x *= (1 - cfg.volume_depth / 2 * (1 + np.sin(phase.astype(np.float32))))
+    return x, regions
+
+
+def _add_noise(mix, labels, rng, cfg):
+  """Noise at a drawn SNR (relative to the speech power), white or brown-ish, in place."""
+  if rng.random() >= cfg.noise_prob:
+    return
+  total = len(mix)
+  snr = rng.uniform(cfg.snr_min, cfg.snr_max)
+  noise = rng.standard_normal(total, dtype=np.float32)
+  if rng.random() < 0.5:  # brown-ish noise half of the time: a one-pole low-pass
+    noise = scipy.signal.lfilter(np.float32([1.0]), np.float32([1.0, -0.98]), noise)
+  active = np.zeros(total, bool)
+  for regs in labels.values():
+    for a, b in regs:
+      active[max(a, 0):max(b, 0)] = True
+  p_speech = float(np.mean(mix[active] ** 2)) if active.any() else REF_RMS ** 2
+  p_noise = float(np.mean(noise ** 2))
+  mix += noise * np.float32(np.sqrt(p_speech / p_noise / 10 ** (snr / 10)))
+
+
+def make_conversation(bank, speakers, seed, index, cfg):
+  """Conversation `index` of the stream `seed` (see the module docstring)."""
+  if len(speakers) < 2:
+    raise ValueError(f"need at least 2 speakers to mix, the split has {len(speakers)}")
+  rng = rng_for(seed, index)
+  sr = cfg.sample_rate
+  counts = np.arange(2, cfg.num_speakers + 1)
+  counts = counts[counts <= len(speakers)]
+  p = np.asarray(cfg.speaker_weights[:len(counts)], np.float64) if cfg.speaker_weights else None
+  n_spk = int(rng.choice(counts, p=None if p is None else p / p.sum()))
+  chosen = [speakers[i] for i in rng.choice(len(speakers), n_spk, replace=False)]
+  voices = _Voices(bank, chosen, rng, cfg)
+  total = int(rng.uniform(cfg.min_secs, cfg.max_secs) * sr)
+  offset = int(rng.uniform(0, cfg.crop_secs) * sr)  # the chunk is [offset, offset + total)
+  length = offset + total
+  mix = np.zeros(length, np.float32)
+  labels = {k: [] for k in range(n_spk)}
+  last_end = np.zeros(n_spk, np.int64)  # a speaker never overlaps themself
+  n_regions = 0  # regions that reach into the chunk: the label budget
+
+  def place(k, start, max_len):
+    nonlocal n_regions
+    x, regions = voices.turn(k, rng, max_len, start)
+    if len(regions) == 0:
+      return 0
+    in_chunk = (start + regions[:, 1] > offset) & (start + regions[:, 0] < length)
+    keep = np.cumsum(in_chunk) <= cfg.max_segments - n_regions
+    regions = regions[:len(keep) if keep.all() else int(np.argmin(keep))]
+    if len(regions) == 0:
+      return 0
+    x = x[:min(regions[-1, 1], length - start)]
+    mix[start:start + len(x)] += x
+    labels[k] += [[start + a, min(start + b, length)] for a, b in regions if start + a < length]
+    n_regions += int(np.sum((start + regions[:, 1] > offset) & (start + regions[:, 0] < length)))
+    last_end[k] = start + len(x)
+    return len(x)
+
+  first = list(rng.permutation(n_spk))  # everyone speaks once, then anyone but the last voice
+  prev, prev_start, prev_end = -1, 0, 0
+  while n_regions < cfg.max_segments:
+    if first:
+      k = int(first.pop(0))
+    else:
+      others = [j for j in range(n_spk) if j != prev]
+      k = int(others[rng.integers(len(others))])
+    gap = rng.uniform(0 if prev < 0 else -cfg.interrupt_max, cfg.silence_max)
+    start = max(int(prev_end + gap * sr), int(last_end[k]), prev_start, 0)
+    if start >= length - int(0.2 * sr):
+      break
+    n = place(k, start, int(rng.uniform(cfg.min_turn_secs, cfg.max_turn_secs) * sr))
+    if n == 0:
+      break
+    if n_spk > 1 and rng.random() < cfg.backchannel_prob:
+      # A short interjection by another voice inside this turn ("mm-hm", "right").
+      others = [j for j in range(n_spk) if j != k]
+      j = int(others[rng.integers(len(others))])
+      b_start = max(start + int(rng.uniform(0.2, 0.7) * n), int(last_end[j]))
+      if b_start < start + n and n_regions < cfg.max_segments:
+        place(j, b_start, int(rng.uniform(0.2, 0.6) * sr))
+    prev, prev_start, prev_end = k, start, start + n
+
+  _add_noise(mix, labels, rng, cfg)
+  mix = mix[offset:]
+  peak = float(np.abs(mix).max(initial=0.0))
+  if peak > 0.99:
+    mix *= np.float32(0.99 / peak)
+  segments = []
+  for k, regs in labels.items():
+    for a, b in _merge(regs):
+      a, b = max(a - offset, 0), min(b - offset, total)
+      if b > a:
+        segments.append((a / sr, b / sr, chosen[k]))
+  return Mixture(mix, sorted(segments), chosen)
+
+
+def make(bank, speakers, seed, index, cfg):
+  """The mixture of the configured style."""
+  fn = make_conversation if cfg.style == "conversation" else make_mixture
+  return fn(bank, speakers, seed, index, cfg)

@@ -30,12 +30,18 @@ class ExampleSpec:
   mix: mixtures.MixConfig
   vocab: tokens.Vocab
   max_label_len: int
+  num_frames: int      # audio positions of the model: the frame targets' length
+  frame_secs: float    # seconds between them
 
   @classmethod
   def from_config(cls, config, bank_path, split="train", seed=None):
+    m = config.model
+    num_samples = int(round(config.data.max_secs * config.data.sample_rate))
     return cls(bank_path, split, config.seed if seed is None else seed,
                mixtures.MixConfig.from_config(config), tokens.Vocab.from_config(config),
-               config.tokens.max_label_len)
+               config.tokens.max_label_len,
+               tokens.num_positions(num_samples, m.hop, tuple(m.strides)),
+               tokens.frame_secs(config.data.sample_rate, m.hop, tuple(m.strides)))
 
   @property
   def num_samples(self):
@@ -60,7 +66,7 @@ class Synthesizer:
 
   def mixture(self, index):
     bank = self.bank()
-    return mixtures.make_mixture(bank, self._speakers, self.spec.seed, index, self.spec.mix)
+    return mixtures.make(bank, self._speakers, self.spec.seed, index, self.spec.mix)
 
   def __call__(self, index):
     return to_example(self.mixture(index), self.spec)
@@ -70,7 +76,9 @@ def to_example(mix, spec):
   audio = np.zeros(spec.num_samples, np.float32)
   audio[:len(mix.audio)] = mix.audio[:spec.num_samples]
   labels = tokens.encode(mix.segments, spec.vocab, spec.max_label_len)
-  return {"audio": audio, "labels": labels, "num_samples": np.int32(len(mix.audio))}
+  frames = tokens.frame_targets(mix.segments, spec.vocab, spec.num_frames, spec.frame_secs)
+  return {"audio": audio, "labels": labels, "frames": frames.astype(np.uint8),
+          "num_samples": np.int32(len(mix.audio))}
 
 
 def dataset(spec, global_batch, host_index=0, host_count=1, workers=0, prefetch=4):

@@ -57,7 +57,7 @@ def write_preview(bank, cfg, split, seed, indices, out):
   speakers = bank.speakers(split)
   names = []
   for n, index in enumerate(indices):
-    mix = mixtures.make_mixture(bank, speakers, seed, index, cfg)
+    mix = mixtures.make(bank, speakers, seed, index, cfg)
     name = f"mix{n:03d}"
     base = os.path.join(out, name)
     sf.write(base + ".wav", mix.audio, cfg.sample_rate, subtype="PCM_16")
