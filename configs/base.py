@@ -39,6 +39,7 @@ def get_config(arg=None):
   c.data.min_turn_secs = 0.3         # conversation turns last [min_turn_secs, max_turn_secs]
   c.data.backchannel_prob = 0.2      # per turn: another voice says something short inside it
   c.data.crop_secs = 3.0             # the chunk starts up to this far into the conversation
+  c.data.prompt_prob = 0.3           # share of chunks built as diarize's later chunks (prompted)
   c.data.speaker_weights = ""        # e.g. "1,1" = P(2 spk)=P(3 spk); "" = uniform
   c.data.silence_max = 1.0           # gap before a turn is drawn from [-interrupt_max, silence_max]
   c.data.interrupt_max = 0.5
@@ -80,6 +81,7 @@ def get_config(arg=None):
 
   c.train = ml_collections.ConfigDict()
   c.train.steps = 10000
+  c.train.max_minutes = 0.0          # > 0: stop (with a checkpoint) after this long; equal-time runs
   c.train.batch_size = 8             # global batch
   c.train.grad_accum = 1             # microbatches per step (batch_size must divide)
   c.train.lr = 3e-4

@@ -29,11 +29,13 @@ import numpy as np
 
 from drzjax import audio as audio_lib
 from drzjax import tokens
+from drzjax.data import mixtures
 from drzjax.data import vad
 
-SILENCE_SECS = 0.2     # between prompt clips, as nanodrz
-PROMPT_SECS = 3.0      # audio per known speaker in the prompt
-MAX_PROMPT_FRACTION = 0.5  # the prompt never takes more than this share of a chunk
+# The prompt's geometry is shared with training's prompted examples (data/mixtures.py).
+SILENCE_SECS = mixtures.SILENCE_SECS  # between prompt clips, as nanodrz
+PROMPT_SECS = mixtures.PROMPT_SECS    # audio per known speaker in the prompt
+DECODERS = ("tokens", "frames")
 
 
 @dataclasses.dataclass
@@ -136,8 +138,11 @@ def _clean_clip(chunk, sr, segs, letter, secs):
 class Diarizer:
   """A trained model plus the chunking logic. Call it on a path or a 16 kHz float array."""
 
-  def __init__(self, model, params, config):
-    self.model, self.params, self.config = model, params, config
+  def __init__(self, model, params, config, decoder="tokens"):
+    if decoder not in DECODERS:
+      raise ValueError(f"decoder={decoder!r}: choose one of {DECODERS}")
+    self.model, self.params, self.config, self.decoder = model, params, config, decoder
+    self.step = 0
     self.vocab = model.cfg.vocab
     self.sr = model.cfg.sample_rate
 
@@ -158,12 +163,39 @@ class Diarizer:
     abstract = nn.meta.unbox(jax.eval_shape(lambda: model_lib.init_params(model, jax.random.key(0))))
     step, params = ckpt_lib.restore_params(workdir, abstract)
     logging.info("loaded %s model from %s (step %d)", config.variant, workdir, step)
-    return cls(model, params, config)
+    d = cls(model, params, config)
+    d.step = step
+    return d
+
+  @classmethod
+  def pretrained(cls, path=None):
+    """The model shipped in the repo (drzjax/pretrained/base, see MODEL.md), or an export."""
+    import jax  # noqa: PLC0415
+    import jax.numpy as jnp  # noqa: PLC0415
+    from drzjax import export  # noqa: PLC0415
+    from drzjax import model as model_lib  # noqa: PLC0415
+    path = path or export.DEFAULT_DIR
+    config, params, meta = export.load(path)
+    model = model_lib.Diarizer(model_lib.ModelConfig.from_config(config))
+    d = cls(model, jax.tree.map(jnp.asarray, params), config)
+    d.step = meta.get("step", 0)
+    logging.info("loaded the shipped %s model from %s (step %d)", config.variant, path, d.step)
+    return d
+
+  @classmethod
+  def load(cls, workdir=None):
+    """A training run's newest checkpoint, or the shipped model when workdir is None."""
+    return cls.pretrained() if workdir is None else cls.from_workdir(workdir)
 
   def _decode(self, wave, forced, num_speakers, min_speakers, max_speakers, beam):
     from drzjax import decode  # noqa: PLC0415
     kw = dict(num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers)
     kw = {k: min(v, self.vocab.speakers) for k, v in kw.items()}
+    if self.decoder == "frames":
+      # The frame head's slots are in arrival order, so prompt speaker k is slot k, as the
+      # forced letter k is for the tokens.
+      return decode.frame_segments(self.params, self.model, wave[None],
+                                   max_speakers=kw["max_speakers"] or kw["num_speakers"])[0][0]
     if beam > 1:
       kw.update(mode="beam", beam=beam)
     f = np.asarray(forced, np.int32)[None] if len(forced) else None
@@ -187,8 +219,7 @@ class Diarizer:
     while not stream.exhausted():
       # ---- The prompt: known speakers (most recently heard last), then the new audio ----
       prompt_spk = known[-(slots - 1):] if len(known) >= slots else known
-      per = min(PROMPT_SECS, MAX_PROMPT_FRACTION * self.model.cfg.max_secs
-                / max(1, len(prompt_spk)) - SILENCE_SECS)
+      per = mixtures.prompt_clip_secs(self.model.cfg.max_secs, len(prompt_spk))
       parts, forced, pos = [], [], 0
       for k, spk in enumerate(prompt_spk):
         clip = spk.clip[: int(per * self.sr)]
@@ -255,7 +286,12 @@ def parse_args(argv):
       prog="python -m drzjax.diarize", description=__doc__.split("\n\n")[0],
       formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("files", nargs="+", help="audio files (any rate/channels; resampled, downmixed)")
-  p.add_argument("--workdir", default="runs/base", help="training run to load (newest checkpoint)")
+  p.add_argument("--workdir", default=None,
+                 help="training run to load (newest checkpoint); default: the model shipped in "
+                      "drzjax/pretrained/base (see MODEL.md)")
+  p.add_argument("--decoder", choices=DECODERS, default="tokens",
+                 help="tokens: the transformer writes start/end/speaker tokens (default); "
+                      "frames: the frame head's per-speaker activity, thresholded")
   p.add_argument("--out", default=".", help="directory for <uri>.rttm (and .png)")
   p.add_argument("--num-speakers", type=int, default=0, help="exact number of speakers")
   p.add_argument("--min-speakers", type=int, default=0)
@@ -277,9 +313,11 @@ def main(argv=None):
     logging.getLogger(name).setLevel(logging.WARNING)
   from drzjax import rttm  # noqa: PLC0415
   try:
-    d = Diarizer.from_workdir(args.workdir)
+    from drzjax import checkpoint  # noqa: PLC0415
+    d = Diarizer.load(args.workdir)
+    d.decoder = args.decoder
     enroll = load_enrollment(args.enroll, d.sr)
-  except (FileNotFoundError, ValueError, audio_lib.AudioError) as e:
+  except (FileNotFoundError, ValueError, audio_lib.AudioError, checkpoint.CheckpointMismatch) as e:
     sys.exit(f"error: {e}")
   os.makedirs(args.out, exist_ok=True)
   failed, t_all, audio_all = 0, time.time(), 0.0

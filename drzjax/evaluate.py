@@ -56,7 +56,12 @@ def parse_args(argv):
                  help="do not score regions where two or more reference speakers overlap")
   g.add_argument("--json", metavar="FILE", help="also write the scores as JSON to FILE")
   m = p.add_argument_group("diarize-then-score mode")
-  m.add_argument("--workdir", metavar="DIR", help="training run whose model diarizes")
+  m.add_argument("--workdir", metavar="DIR",
+                 help="training run whose model diarizes (default with --data: the model "
+                      "shipped in drzjax/pretrained/base, see MODEL.md)")
+  m.add_argument("--decoder", choices=("tokens", "frames"), default="tokens",
+                 help="tokens (the transformer's start/end/speaker tokens) or frames (the "
+                      "frame head's speaker activity)")
   m.add_argument("--data", metavar="synthetic|DIR",
                  help="held-out synthetic mixtures, or a directory of *.wav + *.rttm (+ *.uem)")
   m.add_argument("--num", type=int, default=64, help="synthetic mixtures to score (default 64)")
@@ -68,9 +73,9 @@ def parse_args(argv):
   m.add_argument("--noise-prob", type=float, help="synthetic: override data.noise_prob")
   m.add_argument("--hyp-out", metavar="DIR", help="also write the hypothesis RTTMs here")
   args = p.parse_args(argv)
-  if (args.workdir is None) != (args.data is None):
-    p.error("--workdir and --data go together")
-  if args.workdir is None and args.data is None:
+  if args.workdir is not None and args.data is None:
+    p.error("--workdir needs --data (synthetic or a directory) to diarize")
+  if args.data is None:
     if args.ref is None or args.hyp is None:
       p.error("give --ref and --hyp (scoring mode) or --workdir and --data")
     if not (math.isfinite(args.collar) and args.collar >= 0):
@@ -164,12 +169,15 @@ def diarize_and_score(args):
   from drzjax import audio as audio_lib  # noqa: PLC0415
   from drzjax import diarize  # noqa: PLC0415
   try:
-    d = diarize.Diarizer.from_workdir(args.workdir)
+    from drzjax import checkpoint  # noqa: PLC0415
+    d = diarize.Diarizer.load(args.workdir)
+    d.decoder = args.decoder
     if args.data == "synthetic":
       result, hyps = _score_synthetic_args(d, args)
     else:
       result, hyps = _score_folder(d, args)
-  except (FileNotFoundError, ValueError, audio_lib.AudioError, OSError) as e:
+  except (FileNotFoundError, ValueError, audio_lib.AudioError, OSError,
+          checkpoint.CheckpointMismatch) as e:
     print(f"error: {_error_line(e)}", file=sys.stderr)
     return 2
   if args.hyp_out:
@@ -198,7 +206,8 @@ def _score_synthetic_args(d, args):
   logging.info("scoring %d synthetic test mixtures (%s speakers max, interrupt_max %.2f s, "
                "silence_max %.2f s)", args.num, config.data.num_speakers,
                config.data.interrupt_max, config.data.silence_max)
-  return score_synthetic(d.params, d.model, mixtures, args.beam, args.batch, args.collar)
+  return score_synthetic(d.params, d.model, mixtures, args.beam, args.batch, args.collar,
+                         decoder=d.decoder)
 
 
 def _score_folder(d, args):
@@ -231,7 +240,7 @@ def _error_line(e):
 
 def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
-  if args.workdir is not None:
+  if args.data is not None:
     return diarize_and_score(args)
   # Warnings (missing hypothesis, ...) go to stderr; a handler on our own logger, not the root,
   # so that calling main() from Python leaves the caller's logging alone.

@@ -290,6 +290,8 @@ def train_and_evaluate(config, workdir):
   # ---- The loop ----
   vocab_positions = model.cfg.seq_len * tc.batch_size
   t_last, step_last, last = time.time(), step, None
+  t_start, t_valid = time.time(), 0.0
+  deadline = t_start + 60 * tc.max_minutes if tc.max_minutes > 0 else math.inf
   try:
     while step < tc.steps:
       batch = sharding.global_batch(next(data_iter), mesh)
@@ -324,11 +326,19 @@ def train_and_evaluate(config, workdir):
                        m["grad_norm"], sps, scalars["tokens_per_s"], scalars["audio_hours"],
                        _eta((tc.steps - step) / max(sps, 1e-9)))
       if validator and step % tc.eval_every == 0:
-        validator.run(step, state.params, eval_fn, log)
-      if step % tc.checkpoint_every == 0 or step == tc.steps or preempted:
+        # Learning curves are DER against minutes of training: validation time not counted.
+        v0 = time.time()
+        validator.run(step, state.params, eval_fn, log, (v0 - t_start - t_valid) / 60)
+        t_valid += time.time() - v0
+      out_of_time = time.time() > deadline
+      if step % tc.checkpoint_every == 0 or step == tc.steps or preempted or out_of_time:
         save(step, state, jax.device_get(metrics))
       if preempted:
         logging.info("SIGTERM: saved a checkpoint at step %d, exiting", step)
+        break
+      if out_of_time:
+        logging.info("train.max_minutes=%g reached: saved a checkpoint at step %d; rerun to "
+                     "continue", tc.max_minutes, step)
         break
   finally:
     mngr.wait_until_finished()

@@ -22,7 +22,7 @@ class Validator:
     self.batch = pipeline.stack([pipeline.to_example(m, spec) for m in self.mixtures])
     self.model, self.mesh = model, mesh
 
-  def run(self, step, params, eval_fn, log):
+  def run(self, step, params, eval_fn, log, train_minutes=0.0):
     if jax.process_count() > 1:
       return  # each process holds the whole fixed set; per-host slicing is not worth it here
     from drzjax import evaluate, plot  # noqa: PLC0415
@@ -37,7 +37,8 @@ class Validator:
     loss = float(losses["loss"])
     log.write(step, {"val_loss": loss, "val_token_loss": losses["token_loss"],
                      "val_frame_loss": losses["frame_loss"], "val_listening_gap": gap,
-                     "val_der": der, "val_der_frames": frames["overall"]["der"]})
+                     "val_der": der, "val_der_frames": frames["overall"]["der"],
+                     "train_minutes": train_minutes})
     m = self.mixtures[0]
     fig = plot.timeline({"ref": [(s, e, str(w)) for s, e, w in m.segments],
                          "pred": hyps["mix0000"]}, len(m.audio) / self.model.cfg.sample_rate,

@@ -1,4 +1,5 @@
-"""Mixture synthesis: determinism, labels that match the audio, and the dials doing what they say.
+"""Mixture synthesis: determinism, labels that match the audio, and the dials doing what they say,
+for both styles (conversations, the default, and nanodrz's relays).
 
 The `small_bank` fixture's voices are exact zeros outside their speech regions, so a speaker's
 isolated track (the same mixture drawn from a bank where everyone else is silent: the random
@@ -28,12 +29,15 @@ def speakers(bank):
   return bank.speakers("train")
 
 
+STYLES = pytest.mark.parametrize("style", ["conversation", "relay"])
+
+
 def cfg(**kw):
   return dataclasses.replace(TINY, **kw)
 
 
 def mixes(bank, speakers, c, n=50, seed=0):
-  return [mixtures.make_mixture(bank, speakers, seed, i, c) for i in range(n)]
+  return [mixtures.make(bank, speakers, seed, i, c) for i in range(n)]
 
 
 class OnlySpeaker:
@@ -63,27 +67,30 @@ def mask(segments, n, pad=0.0):
   return m
 
 
-def test_deterministic_and_order_independent(bank, speakers):
-  c = cfg(pitch_prob=0.5, speed_prob=0.5, volume_prob=0.5, noise_prob=0.5)
-  a = [mixtures.make_mixture(bank, speakers, 7, i, c) for i in range(8)]
-  b = [mixtures.make_mixture(bank, speakers, 7, i, c) for i in reversed(range(8))][::-1]
+@STYLES
+def test_deterministic_and_order_independent(bank, speakers, style):
+  c = cfg(pitch_prob=0.5, speed_prob=0.5, volume_prob=0.5, noise_prob=0.5, style=style)
+  a = [mixtures.make(bank, speakers, 7, i, c) for i in range(8)]
+  b = [mixtures.make(bank, speakers, 7, i, c) for i in reversed(range(8))][::-1]
   for x, y in zip(a, b):
     assert x.audio.tobytes() == y.audio.tobytes()
     assert x.segments == y.segments and x.speakers == y.speakers
   assert len({m.audio.tobytes() for m in a}) == len(a)  # different index, different mixture
-  other = mixtures.make_mixture(bank, speakers, 8, 0, c)
+  other = mixtures.make(bank, speakers, 8, 0, c)
   assert other.audio.tobytes() != a[0].audio.tobytes()
 
 
-def test_labels_match_each_speakers_energy(bank, speakers):
+@STYLES
+def test_labels_match_each_speakers_energy(bank, speakers, style):
   # Augmentations on (they move and reshape the audio, the labels must follow), noise off.
-  c = cfg(noise_prob=0.0, speed_prob=0.5, pitch_prob=0.5, volume_prob=0.5, interrupt_max=1.0)
+  c = cfg(noise_prob=0.0, speed_prob=0.5, pitch_prob=0.5, volume_prob=0.5, interrupt_max=1.0,
+          style=style)
   for i in range(30):
-    mix = mixtures.make_mixture(bank, speakers, 1, i, c)
+    mix = mixtures.make(bank, speakers, 1, i, c)
     n = len(mix.audio)
     tracks = {}
     for spk in mix.speakers:
-      iso = mixtures.make_mixture(OnlySpeaker(bank, spk), speakers, 1, i, c)
+      iso = mixtures.make(OnlySpeaker(bank, spk), speakers, 1, i, c)
       assert len(iso.audio) == n and iso.segments == mix.segments
       tracks[spk] = iso.audio
     # The tracks add up to the mixture (up to the mixture's peak normalisation).
@@ -92,8 +99,11 @@ def test_labels_match_each_speakers_energy(bank, speakers):
     np.testing.assert_allclose(total * scale, mix.audio, atol=1e-5)
     for spk, x in tracks.items():
       mine = [s for s in mix.segments if s[2] == spk]
-      assert mine, f"mixture {i}: drawn speaker {spk} has no label"
       rms, pos = frame_rms(x)
+      if not mine:  # a conversation's crop can leave a drawn voice outside the chunk
+        assert style == "conversation", f"mixture {i}: drawn speaker {spk} has no label"
+        assert rms.max(initial=0.0) < 1e-4, (i, spk)
+        continue
       centre = pos + 160
       inside = mask(mine, n, pad=-0.03)[centre]    # well inside a labelled region
       outside = ~mask(mine, n, pad=0.1)[centre]    # well away from any (vocoder tails)
@@ -101,9 +111,10 @@ def test_labels_match_each_speakers_energy(bank, speakers):
       assert rms[outside].max(initial=0.0) < 1e-3 * rms[inside].mean(), (i, spk)
 
 
-def test_labels_exact_without_effects(bank, speakers):
+@STYLES
+def test_labels_exact_without_effects(bank, speakers, style):
   """No speed/pitch/noise: the mixture is exactly zero wherever nobody is labelled."""
-  c = cfg(noise_prob=0.0, speed_prob=0.0, pitch_prob=0.0)
+  c = cfg(noise_prob=0.0, speed_prob=0.0, pitch_prob=0.0, style=style)
   for mix in mixes(bank, speakers, c, n=30, seed=2):
     m = mask(mix.segments, len(mix.audio))
     assert np.all(mix.audio[~m] == 0)
@@ -119,8 +130,10 @@ def overlap_and_silence(mix):
   return np.mean(count > 1), np.mean(count == 0)
 
 
-def test_no_interruptions_means_no_overlap(bank, speakers):
-  c = cfg(interrupt_max=0.0, num_speakers=3, noise_prob=0.0, pitch_prob=0.0)
+@STYLES
+def test_no_interruptions_means_no_overlap(bank, speakers, style):
+  c = cfg(interrupt_max=0.0, num_speakers=3, noise_prob=0.0, pitch_prob=0.0, style=style,
+          backchannel_prob=0.0)
   for mix in mixes(bank, speakers, c):
     segs = mix.segments
     for i, (s1, e1, a) in enumerate(segs):
@@ -128,9 +141,11 @@ def test_no_interruptions_means_no_overlap(bank, speakers):
         assert min(e1, e2) <= max(s1, s2) + 1e-9, (s1, e1, a, s2, e2, b)
 
 
-def test_dials_move_overlap_and_silence(bank, speakers):
+@STYLES
+def test_dials_move_overlap_and_silence(bank, speakers, style):
   def stats(**kw):
-    ms = mixes(bank, speakers, cfg(noise_prob=0.0, pitch_prob=0.0, **kw))
+    ms = mixes(bank, speakers, cfg(noise_prob=0.0, pitch_prob=0.0, style=style,
+                                   backchannel_prob=0.0, **kw))
     return np.mean([overlap_and_silence(m) for m in ms], axis=0)
 
   ov0, _ = stats(interrupt_max=0.0)
@@ -141,15 +156,16 @@ def test_dials_move_overlap_and_silence(bank, speakers):
   _, sil_hi = stats(silence_max=2.0, interrupt_max=0.0)
   assert sil_hi > sil_lo + 0.05
   # The same speaker never overlaps themself, whatever the dials.
-  for mix in mixes(bank, speakers, cfg(interrupt_max=3.0, pitch_prob=0.0)):
+  for mix in mixes(bank, speakers, cfg(interrupt_max=3.0, pitch_prob=0.0, style=style)):
     for spk in mix.speakers:
       mine = [s for s in mix.segments if s[2] == spk]
       assert all(e1 < s2 for (_, e1, _), (s2, _, _) in zip(mine, mine[1:]))
 
 
 def test_speaker_counts_and_weights(bank, speakers):
+  # Relays: every drawn voice is heard (a conversation's crop may leave one out).
   c = cfg(num_speakers=4, speaker_weights=(1.0, 0.0, 3.0), min_secs=6.0, max_secs=10.0,
-          noise_prob=0.0, pitch_prob=0.0)
+          noise_prob=0.0, pitch_prob=0.0, style="relay")
   counts = []
   for mix in mixes(bank, speakers, c, n=200):
     assert len(set(mix.speakers)) == len(mix.speakers)
@@ -160,7 +176,8 @@ def test_speaker_counts_and_weights(bank, speakers):
   assert set(counts) == {2, 4}
   assert abs(np.mean(counts == 4) - 0.75) < 0.1
   # Uniform by default, every count in 2..num_speakers.
-  c = cfg(num_speakers=4, noise_prob=0.0, pitch_prob=0.0, min_secs=6.0, max_secs=10.0)
+  c = cfg(num_speakers=4, noise_prob=0.0, pitch_prob=0.0, min_secs=6.0, max_secs=10.0,
+          style="relay")
   counts = [len(m.speakers) for m in mixes(bank, speakers, c, n=150)]
   assert set(counts) == {2, 3, 4}
   assert min(np.bincount(counts)[2:]) > 25
@@ -169,13 +186,14 @@ def test_speaker_counts_and_weights(bank, speakers):
 @pytest.mark.parametrize("variant", ["tiny", "base"])
 def test_every_drawn_speaker_heard_at_config_defaults(bank, speakers, variant):
   c = dataclasses.replace(mixtures.MixConfig.from_config(base.get_config(variant)),
-                          pitch_prob=0.0, noise_prob=0.0)
+                          pitch_prob=0.0, noise_prob=0.0, style="relay")
   for mix in mixes(bank, speakers, c, n=60, seed=3):
     assert len({s[2] for s in mix.segments}) == len(mix.speakers) >= 2
 
 
-def test_lengths_and_segments_well_formed(bank, speakers):
-  c = cfg(min_secs=3.0, max_secs=9.0)
+@STYLES
+def test_lengths_and_segments_well_formed(bank, speakers, style):
+  c = cfg(min_secs=3.0, max_secs=9.0, style=style)
   lengths = []
   for mix in mixes(bank, speakers, c):
     secs = len(mix.audio) / SR
@@ -186,16 +204,17 @@ def test_lengths_and_segments_well_formed(bank, speakers):
     for s, e, _ in mix.segments:
       assert 0 <= s < e <= secs + 1e-9
   assert max(lengths) - min(lengths) > 3  # the length is drawn, not fixed
-  same = cfg(min_secs=5.0, max_secs=5.0)
+  same = cfg(min_secs=5.0, max_secs=5.0, style=style)
   assert {len(m.audio) for m in mixes(bank, speakers, same, n=10)} == {5 * SR}
 
 
-def test_segment_budget_and_token_fit(bank, speakers):
+@STYLES
+def test_segment_budget_and_token_fit(bank, speakers, style):
   # Short pauses and long mixtures make many regions; a small label budget must hold.
   config = base.get_config("tiny")
   config.tokens.max_label_len = 16  # 5 triplets + EOS
   config.data.min_secs, config.data.max_secs = 8.0, 8.0
-  c = mixtures.MixConfig.from_config(config)
+  c = dataclasses.replace(mixtures.MixConfig.from_config(config), style=style)
   assert c.max_segments == 5
   vocab = tokens.Vocab.from_config(config)
   hit = 0
@@ -208,7 +227,7 @@ def test_segment_budget_and_token_fit(bank, speakers):
   # And at the real configs.
   for variant in ("tiny", "base"):
     config = base.get_config(variant)
-    c = dataclasses.replace(mixtures.MixConfig.from_config(config), pitch_prob=0.0)
+    c = dataclasses.replace(mixtures.MixConfig.from_config(config), pitch_prob=0.0, style=style)
     vocab = tokens.Vocab.from_config(config)
     for mix in mixes(bank, speakers, c, n=20):
       ids = tokens.encode(mix.segments, vocab, config.tokens.max_label_len)
@@ -246,3 +265,91 @@ def test_pitch_shift_moves_pitch_keeps_length(semitones):
   # Silence stays silent and short inputs work.
   assert not np.any(mixtures._pitch_shift(np.zeros(5000, np.float32), SR, semitones))
   assert len(mixtures._pitch_shift(np.ones(300, np.float32), SR, semitones)) == 300
+
+
+def test_conversations_bring_voices_back(bank, speakers):
+  """The default style is a conversation: most chunks have a voice that speaks more than once,
+  many chunks start mid-turn (a crop of a longer conversation), and turns are short."""
+  def stats(c):
+    ms = mixes(bank, speakers, dataclasses.replace(c, pitch_prob=0.0), n=60, seed=5)
+    returning = np.mean([mixtures.has_returning_voice(m.segments) for m in ms])
+    at_zero = np.mean([m.segments[0][0] == 0.0 for m in ms])
+    turns = np.median([e - s for m in ms for s, e, _ in m.segments])
+    return returning, at_zero, turns
+  base_cfg = mixtures.MixConfig.from_config(base.get_config("base"))
+  returning, at_zero, turns = stats(base_cfg)
+  assert base_cfg.style == "conversation"
+  assert returning > 0.8 and at_zero > 0.3 and turns < 2.0, (returning, at_zero, turns)
+  # Relays always start at the start of a conversation, with a gap.
+  _, at_zero, _ = stats(dataclasses.replace(base_cfg, style="relay"))
+  assert at_zero < 0.1, at_zero
+
+
+def test_conversation_speaker_never_overlaps_themself(bank, speakers, monkeypatch):
+  """Checked on each voice's raw turns (before per-speaker merging, which would hide it)."""
+  placed = []
+  real_turn = mixtures._Voices.turn
+
+  def spy(self, k, rng, max_len, start):
+    x, regions = real_turn(self, k, rng, max_len, start)
+    placed.append((self, k, start, start + len(x)))  # the object itself: ids get reused
+    return x, regions
+  monkeypatch.setattr(mixtures._Voices, "turn", spy)
+  c = cfg(backchannel_prob=0.5, interrupt_max=1.0, pitch_prob=0.0)
+  mixes(bank, speakers, c, n=40, seed=6)
+  by_voice = {}
+  for voices, k, a, b in placed:
+    by_voice.setdefault((id(voices), k), []).append((a, b))
+  assert len(placed) > 100
+  for spans in by_voice.values():
+    for (a1, b1), (a2, b2) in zip(spans, spans[1:]):
+      assert a2 >= b1 or b1 == a1, (a1, b1, a2, b2)  # an empty turn places nothing
+
+
+def test_prompted_examples_are_built_as_diarize_builds_chunks(bank, speakers):
+  """make_prompted: clips of known voices, each at most prompt_clip_secs long and followed by
+  SILENCE_SECS of digital silence, labelled with one segment per clip (letters 0..P-1 in
+  prompt order, what diarize forces), then a conversation whose known voices keep those letters."""
+  config = base.get_config("tiny")
+  c = dataclasses.replace(mixtures.MixConfig.from_config(config), pitch_prob=0.0, noise_prob=0.0)
+  vocab = tokens.Vocab.from_config(config)
+  silence = int(mixtures.SILENCE_SECS * SR)
+  n_prompts, reused = [], 0
+  for i in range(40):
+    mix = mixtures.make_prompted(bank, speakers, 4, i, c)
+    assert len(mix.audio) <= c.max_secs * SR
+    first = {}
+    for s, e, w in mix.segments:
+      first.setdefault(w, s)
+    # Prompt clips: back to back, separated by exact silence, each its own voice.
+    pos, k = 0, 0
+    letters = {w: n for n, (w, _) in enumerate(sorted(first.items(), key=lambda x: x[1]))}
+    prompt = []
+    assert mix.prompt >= 1
+    for s, e, w in mix.segments[:mix.prompt]:
+      assert abs(s - pos / SR) < 1e-9 and first[w] == s
+      n_clip = round((e - s) * SR)
+      assert e - s <= mixtures.prompt_clip_secs(c.max_secs, 1) + 1e-6
+      assert np.all(mix.audio[pos + n_clip:pos + n_clip + silence] == 0)
+      assert letters[w] == k
+      prompt.append(w)
+      pos += n_clip + silence
+      k += 1
+    assert len(prompt) <= c.num_speakers
+    per = mixtures.prompt_clip_secs(c.max_secs, len(prompt))
+    assert all(e - s <= per + 1e-6 for s, e, w in mix.segments[:len(prompt)])
+    n_prompts.append(len(prompt))
+    after = [w for s, e, w in mix.segments if s >= pos / SR - 1e-9]
+    reused += any(w in prompt for w in after)
+    ids = tokens.encode(mix.segments, vocab, config.tokens.max_label_len)
+    assert tokens.decode(ids, vocab)[1] == 0
+    # The first len(prompt) triplets are the forced ones, in letter order.
+    assert [int(x) - vocab.first_speaker for x in ids[2:3 * len(prompt):3]] == list(range(len(prompt)))
+  assert len(set(n_prompts)) >= 2 and reused > 25  # known voices come back after the prompt
+
+
+def test_prompt_prob_mixes_in_prompted_chunks(bank, speakers):
+  c = cfg(prompt_prob=0.5, pitch_prob=0.0)
+  same = [mixtures.make(bank, speakers, 9, i, c).audio.tobytes()
+          == mixtures.make_prompted(bank, speakers, 9, i, c).audio.tobytes() for i in range(40)]
+  assert 10 < sum(same) < 30

@@ -153,3 +153,59 @@ def test_malformed_sequences_decode_and_count():
     segs, dropped = tokens.decode(ids, v)
     assert dropped >= 0
     assert first_appearance_ok([k for *_, k in segs])
+
+
+# --- The time axis shared by audio positions, time tokens and frame targets -------------------
+
+@pytest.mark.parametrize("variant", ["tiny", "base"])
+def test_time_bins_are_audio_positions(variant):
+  """At the configs, one time bin is exactly one audio position, and the time token for bin k
+  carries the same sinusoid as audio position k (the model adds sinusoid(t / frame_secs))."""
+  from configs import base  # noqa: PLC0415
+  from drzjax import model as model_lib  # noqa: PLC0415
+  config = base.get_config(variant)
+  cfg = model_lib.ModelConfig.from_config(config)
+  vocab = tokens.Vocab.from_config(config)
+  assert abs(vocab.bin_secs - cfg.frame_secs) < 1e-9
+  # The last bin is the last position that exists: nothing is said about audio that isn't there.
+  assert vocab.num_times == cfg.num_audio
+  at = (np.arange(vocab.num_times)) * (vocab.bin_secs / cfg.frame_secs)
+  np.testing.assert_allclose(model_lib.sinusoid(at, 64), model_lib.sinusoid(np.arange(len(at)), 64),
+                             atol=1e-5)
+
+
+def test_frame_targets_agree_with_tokens():
+  """Column k of the frame targets is letter k of the token sequence, active exactly over the
+  quantised [start, end) of its triplets; frames_to_segments inverts it."""
+  v = tokens.Vocab(136, 8, 10.0)  # 80 ms bins
+  secs = 0.08
+  rng = np.random.default_rng(0)
+  for _ in range(200):
+    n = int(rng.integers(1, 8))
+    segs = []
+    for _ in range(n):
+      s = float(rng.uniform(0, 9.5))
+      segs.append((s, min(10.0, s + float(rng.uniform(0.05, 3))), str(rng.integers(4))))
+    ids = tokens.encode(segs, v)
+    decoded, dropped = tokens.decode(ids, v)
+    assert dropped == 0
+    f = tokens.frame_targets(segs, v, 126, secs)
+    expect = np.zeros_like(f)
+    for s, e, k in decoded:
+      expect[int(round(s / secs)):int(round(e / secs)), k] = 1
+    np.testing.assert_array_equal(f, expect)
+    # Back to segments: per letter, the union of its quantised triplets.
+    back = tokens.frames_to_segments(f > 0, secs)
+    for k in range(8):
+      a = np.zeros(126, bool)
+      for s, e, kk in back:
+        if kk == k:
+          a[int(round(s / secs)):int(round(e / secs))] = True
+      np.testing.assert_array_equal(a, f[:, k] > 0)
+
+
+def test_frames_to_segments_clips_to_duration():
+  active = np.zeros((10, 2), bool)
+  active[2:9, 0] = True
+  active[8:10, 1] = True
+  assert tokens.frames_to_segments(active, 0.1, duration=0.75) == [(0.2, 0.75, 0)]

@@ -52,6 +52,7 @@ class MixConfig:
   min_turn_secs: float = 0.3
   backchannel_prob: float = 0.2
   crop_secs: float = 3.0
+  prompt_prob: float = 0.0
 
   @classmethod
   def from_config(cls, config):
@@ -76,7 +77,8 @@ class MixConfig:
                pitch_semitones=d.pitch_semitones, volume_prob=d.volume_prob,
                volume_depth=d.volume_depth, max_segments=(config.tokens.max_label_len - 1) // 3,
                style=d.style, min_turn_secs=d.min_turn_secs,
-               backchannel_prob=d.backchannel_prob, crop_secs=d.crop_secs)
+               backchannel_prob=d.backchannel_prob, crop_secs=d.crop_secs,
+               prompt_prob=d.prompt_prob)
 
 
 @dataclasses.dataclass
@@ -84,6 +86,7 @@ class Mixture:
   audio: np.ndarray   # (n,) float32
   segments: list      # [(start_s, end_s, speaker_name)], sorted by start
   speakers: list      # speaker names in the order drawn
+  prompt: int = 0     # leading segments that are prompt clips (make_prompted), else 0
 
 
 def rng_for(seed, index):
@@ -321,9 +324,13 @@ def _add_noise(mix, labels, rng, cfg):
 
 def make_conversation(bank, speakers, seed, index, cfg):
   """Conversation `index` of the stream `seed` (see the module docstring)."""
+  return _conversation(bank, speakers, rng_for(seed, index), cfg)[0]
+
+
+def _conversation(bank, speakers, rng, cfg):
+  """-> (Mixture, its _Voices)."""
   if len(speakers) < 2:
     raise ValueError(f"need at least 2 speakers to mix, the split has {len(speakers)}")
-  rng = rng_for(seed, index)
   sr = cfg.sample_rate
   counts = np.arange(2, cfg.num_speakers + 1)
   counts = counts[counts <= len(speakers)]
@@ -391,10 +398,79 @@ def make_conversation(bank, speakers, seed, index, cfg):
       a, b = max(a - offset, 0), min(b - offset, total)
       if b > a:
         segments.append((a / sr, b / sr, chosen[k]))
-  return Mixture(mix, sorted(segments), chosen)
+  return Mixture(mix, sorted(segments), chosen), voices
+
+
+# The long-audio prompt, as `diarize` builds it for every chunk after the first: a clip of each
+# known speaker (at most PROMPT_SECS, and the clips together at most MAX_PROMPT_FRACTION of the
+# chunk), each followed by SILENCE_SECS of silence, their triplets forced, then the new audio.
+SILENCE_SECS = 0.2
+PROMPT_SECS = 3.0
+MAX_PROMPT_FRACTION = 0.5
+
+
+def prompt_clip_secs(max_secs, n_prompt):
+  """The longest clip each of n_prompt known speakers gets in a chunk of max_secs."""
+  return min(PROMPT_SECS, MAX_PROMPT_FRACTION * max_secs / max(1, n_prompt) - SILENCE_SECS)
+
+
+def make_prompted(bank, speakers, seed, index, cfg):
+  """A chunk as `diarize` builds it after the first: prompt clips of 1..num_speakers known
+  voices (most of them voices of the conversation that follows, sometimes one that stays
+  silent), then a conversation. Its labels are the prompt triplets (clip start, clip end, letter
+  k for prompt voice k, as diarize forces them) followed by the conversation's; voices not in
+  the prompt are new letters."""
+  rng = rng_for(seed, index)
+  sr = cfg.sample_rate
+  n_prompt = int(rng.integers(1, cfg.num_speakers + 1))
+  per = prompt_clip_secs(cfg.max_secs, n_prompt)
+  room = cfg.max_secs - n_prompt * (per + SILENCE_SECS)  # the conversation fits after the prompt
+  conv_cfg = dataclasses.replace(cfg, min_secs=min(cfg.min_secs, room), max_secs=room,
+                                 max_segments=cfg.max_segments - n_prompt)
+  conv, voices = _conversation(bank, speakers, rng, conv_cfg)
+  # Known voices: a random order of the conversation's voices, and one that will stay silent
+  # when more are asked for than the conversation has.
+  order = [int(k) for k in rng.permutation(len(conv.speakers))][:n_prompt]
+  silent = None
+  if n_prompt > len(order):
+    rest = [s for s in speakers if s not in conv.speakers]
+    if rest:
+      silent = rest[int(rng.integers(len(rest)))]
+      quiet = _Voices(bank, [silent], rng, cfg)
+  parts, segments, pos = [], [], 0
+  for k in order + ([None] if silent else []):
+    v, kk, name = (voices, k, conv.speakers[k]) if k is not None else (quiet, 0, silent)
+    x, regions = v.turn(kk, rng, int(per * sr), pos)
+    if len(regions) == 0:
+      continue
+    x = x[regions[0, 0]:regions[-1, 1]]  # from its first speech to its last, as a clean clip
+    segments.append((pos / sr, (pos + len(x)) / sr, name))
+    parts += [x, np.zeros(int(SILENCE_SECS * sr), np.float32)]
+    pos += len(x) + int(SILENCE_SECS * sr)
+  audio = np.concatenate(parts + [conv.audio])[:int(round(cfg.max_secs * sr))]
+  p = pos / sr
+  segments += [(s + p, min(e + p, len(audio) / sr), w) for s, e, w in conv.segments
+               if s + p < len(audio) / sr]
+  peak = float(np.abs(audio).max(initial=0.0))
+  if peak > 0.99:
+    audio *= np.float32(0.99 / peak)
+  return Mixture(audio.astype(np.float32), sorted(segments),
+                 conv.speakers + ([silent] if silent else []), prompt=len(parts) // 2)
+
+
+def has_returning_voice(segments):
+  """True if some voice speaks again after another voice took a turn (A B A), i.e. the
+  chunk asks *who* is speaking, not only where the changes are."""
+  turns = [w for _, _, w in sorted(segments)]
+  turns = [w for i, w in enumerate(turns) if i == 0 or w != turns[i - 1]]
+  return len(turns) > len(set(turns))
 
 
 def make(bank, speakers, seed, index, cfg):
-  """The mixture of the configured style."""
-  fn = make_conversation if cfg.style == "conversation" else make_mixture
-  return fn(bank, speakers, seed, index, cfg)
+  """The mixture of the configured style; a prompt_prob share of conversations is prompted."""
+  if cfg.style == "relay":
+    return make_mixture(bank, speakers, seed, index, cfg)
+  if cfg.prompt_prob > 0 and np.random.default_rng([int(seed), int(index), 1]).random() < \
+      cfg.prompt_prob:
+    return make_prompted(bank, speakers, seed, index, cfg)
+  return make_conversation(bank, speakers, seed, index, cfg)

@@ -1,0 +1,98 @@
+"""The shipped model: a run's parameters only, in one .npz beside its config and provenance.
+
+  python -m drzjax.export --workdir=runs/base --out=drzjax/pretrained/base [--note="..."]
+
+writes OUT/params.npz (float32 arrays keyed by their '/'-joined parameter path), OUT/config.json
+(the run's config) and OUT/meta.json (step, parameter count, where and when it was exported, the
+note). `load(dir)` reads them back; `diarize`, `evaluate` and `Diarizer.pretrained()` use
+DEFAULT_DIR when no --workdir is given.
+"""
+import argparse
+import datetime
+import json
+import os
+import sys
+
+import numpy as np
+
+DEFAULT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained", "base")
+
+
+def flatten(params, prefix=""):
+  out = {}
+  for k, v in params.items():
+    if isinstance(v, dict):
+      out.update(flatten(v, f"{prefix}{k}/"))
+    else:
+      out[prefix + k] = np.asarray(v, np.float32)
+  return out
+
+
+def unflatten(flat):
+  out = {}
+  for path, v in flat.items():
+    *parents, leaf = path.split("/")
+    d = out
+    for p in parents:
+      d = d.setdefault(p, {})
+    d[leaf] = v
+  return out
+
+
+def _atomic_write(path, write):
+  tmp = path + ".tmp"
+  write(tmp)
+  os.replace(tmp, path)
+
+
+def export(workdir, out, note=""):
+  """Newest checkpoint of `workdir` -> out/{params.npz, config.json, meta.json}; -> meta."""
+  import jax  # noqa: PLC0415
+  from drzjax import diarize  # noqa: PLC0415
+  d = diarize.Diarizer.from_workdir(workdir)
+  flat = flatten(jax.device_get(d.params))
+  os.makedirs(out, exist_ok=True)
+  meta = {"step": d.step, "params": int(sum(v.size for v in flat.values())),
+          "workdir": os.path.abspath(workdir), "device": str(jax.devices()[0].device_kind),
+          "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+          "note": note}
+  _atomic_write(os.path.join(out, "params.npz"),
+                lambda p: np.savez(open(p, "wb"), **flat))
+  _atomic_write(os.path.join(out, "config.json"),
+                lambda p: open(p, "w").write(d.config.to_json(indent=2)))
+  _atomic_write(os.path.join(out, "meta.json"),
+                lambda p: open(p, "w").write(json.dumps(meta, indent=2) + "\n"))
+  return meta
+
+
+def load(path=DEFAULT_DIR):
+  """-> (config ConfigDict, params nested dict of float32 arrays, meta dict)."""
+  import ml_collections  # noqa: PLC0415
+  files = [os.path.join(path, f) for f in ("config.json", "params.npz", "meta.json")]
+  for f in files:
+    if not os.path.exists(f):
+      raise FileNotFoundError(f"{f}: missing; {path} is not an exported drzjax model")
+  with open(files[0]) as f:
+    config = ml_collections.ConfigDict(json.load(f))
+  with np.load(files[1]) as z:
+    params = unflatten({k: z[k] for k in z.files})
+  with open(files[2]) as f:
+    meta = json.load(f)
+  return config, params, meta
+
+
+def main(argv=None):
+  p = argparse.ArgumentParser(prog="python -m drzjax.export", description=__doc__.split("\n\n")[0])
+  p.add_argument("--workdir", required=True, help="training run (its newest checkpoint)")
+  p.add_argument("--out", default=DEFAULT_DIR, help=f"output directory (default {DEFAULT_DIR})")
+  p.add_argument("--note", default="", help="free text kept in meta.json (hardware, recipe)")
+  args = p.parse_args(argv)
+  try:
+    meta = export(args.workdir, args.out, args.note)
+  except (FileNotFoundError, ValueError) as e:
+    sys.exit(f"error: {e}")
+  print(f"exported step {meta['step']} ({meta['params'] / 1e6:.2f}M parameters) to {args.out}")
+
+
+if __name__ == "__main__":
+  main()
