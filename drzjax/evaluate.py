@@ -72,6 +72,8 @@ def parse_args(argv):
   m.add_argument("--mix-speakers", type=int, help="synthetic: override data.num_speakers")
   m.add_argument("--noise-prob", type=float, help="synthetic: override data.noise_prob")
   m.add_argument("--hyp-out", metavar="DIR", help="also write the hypothesis RTTMs here")
+  m.add_argument("--baseline", action="store_true",
+                 help="synthetic: also score 'oracle speech, one label' on the same mixtures")
   args = p.parse_args(argv)
   if args.workdir is not None and args.data is None:
     p.error("--workdir needs --data (synthetic or a directory) to diarize")
@@ -161,6 +163,27 @@ def score_synthetic(params, model, mixtures, beam=1, batch=16, collar=0.0, decod
   return der.score_corpus(refs, hyps, collar=collar), hyps
 
 
+def one_label_baseline(mixtures, collar=0.0):
+  """The trivial baseline: all reference speech (oracle voice activity) given one speaker.
+  Its DER is the share of speech not spoken by the main voice, plus overlap misses."""
+  refs, hyps = {}, {}
+  for i, m in enumerate(mixtures):
+    uri = f"mix{i:04d}"
+    refs[uri] = [(s, e, str(w)) for s, e, w in m.segments]
+    hyps[uri] = [(s, e, "A") for s, e in _union([(s, e) for s, e, _ in m.segments])]
+  return der.score_corpus(refs, hyps, collar=collar)
+
+
+def _union(intervals):
+  out = []
+  for s, e in sorted(intervals):
+    if out and s <= out[-1][1]:
+      out[-1] = (out[-1][0], max(out[-1][1], e))
+    else:
+      out.append((s, e))
+  return out
+
+
 def diarize_and_score(args):
   """--workdir --data mode: diarize (synthetic mixtures or a folder of wavs), then score."""
   logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
@@ -203,6 +226,12 @@ def _score_synthetic_args(d, args):
                                           seed=config.seed + 2)
   synth = pipeline.Synthesizer(spec)
   mixtures = [synth.mixture(i) for i in range(args.num)]
+  if args.baseline:
+    b = one_label_baseline(mixtures, args.collar)["overall"]
+    logging.info("baseline (oracle speech, one label) on the same mixtures: DER %.2f%% "
+                 "(false alarm %.2f%%, missed %.2f%%, confusion %.2f%%)", 100 * b["der"],
+                 100 * b["false_alarm"] / b["total"], 100 * b["missed"] / b["total"],
+                 100 * b["confusion"] / b["total"])
   logging.info("scoring %d synthetic test mixtures (%s speakers max, interrupt_max %.2f s, "
                "silence_max %.2f s)", args.num, config.data.num_speakers,
                config.data.interrupt_max, config.data.silence_max)
