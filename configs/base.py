@@ -11,8 +11,9 @@ import ml_collections
 
 def get_config(arg=None):
   variant = arg or "base"
-  if variant not in ("tiny", "base", "medium", "large"):
-    raise ValueError(f"unknown config variant {variant!r}: choose tiny, base, medium or large")
+  if variant not in ("tiny", "small", "base", "medium", "large"):
+    raise ValueError(f"unknown config variant {variant!r}: choose tiny, small, base, medium or "
+                     "large")
   c = ml_collections.ConfigDict()
   c.variant = variant
   c.seed = 0
@@ -123,6 +124,15 @@ def get_config(arg=None):
     c.train.checkpoint_every = 10
     c.train.eval_every = 0
     c.train.eval_size = 4
+  elif variant == "small":  # the 60-minute CPU recipe (MODEL.md): narrower, bigger steps
+    c.model.d_model, c.model.num_layers, c.model.num_heads = 128, 4, 4
+    c.train.batch_size = 16
+    c.train.lr = 1.5e-3
+    c.train.warmup_steps = 100
+    c.train.steps = 3000
+    c.train.max_minutes = 60.0
+    c.train.eval_every = 200
+    c.train.eval_size = 32
   elif variant == "medium":  # nanodrz medium_mel
     c.data.min_secs, c.data.max_secs = 8.0, 15.0
     c.tokens.vocab_size = 386        # 376 bins of 40 ms over 15 s

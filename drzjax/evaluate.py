@@ -72,9 +72,30 @@ def parse_args(argv):
   m.add_argument("--mix-speakers", type=int, help="synthetic: override data.num_speakers")
   m.add_argument("--noise-prob", type=float, help="synthetic: override data.noise_prob")
   m.add_argument("--hyp-out", metavar="DIR", help="also write the hypothesis RTTMs here")
+  m.add_argument("--secs", type=float, default=0.0,
+                 help="synthetic: score long conversations of this many seconds through "
+                      "diarize's chunked, prompted path, and report enrollment accuracy")
+  m.add_argument("--sweep", metavar="DIALS",
+                 help="synthetic: DER per setting of each dial (overlap, noise, speakers, "
+                      "loudness; comma-separated) -> OUT/sweep.csv, sweep.md, sweep_<dial>.png")
+  m.add_argument("--out", metavar="DIR", help="--sweep: output directory")
   m.add_argument("--baseline", action="store_true",
                  help="synthetic: also score 'oracle speech, one label' on the same mixtures")
   args = p.parse_args(argv)
+  if args.sweep:
+    args.data = args.data or "synthetic"
+    if args.data != "synthetic":
+      p.error("--sweep scores synthetic data: drop --data or use --data=synthetic")
+    if not args.out:
+      p.error("--sweep needs --out=DIR")
+  if args.num < 1:
+    p.error(f"--num must be >= 1, got {args.num}")
+  if args.batch < 1:
+    p.error(f"--batch must be >= 1, got {args.batch}")
+  if args.beam < 1:
+    p.error(f"--beam must be >= 1, got {args.beam}")
+  if args.secs < 0 or (args.secs and args.data != "synthetic"):
+    p.error("--secs is a positive length for --data=synthetic")
   if args.workdir is not None and args.data is None:
     p.error("--workdir needs --data (synthetic or a directory) to diarize")
   if args.data is None:
@@ -195,6 +216,11 @@ def diarize_and_score(args):
     from drzjax import checkpoint  # noqa: PLC0415
     d = diarize.Diarizer.load(args.workdir)
     d.decoder = args.decoder
+    if args.sweep:
+      from drzjax import sweep  # noqa: PLC0415
+      sweep.run(d, args.sweep.split(","), args.out, num=args.num, batch=args.batch,
+                collar=args.collar, beam=args.beam)
+      return 0
     if args.data == "synthetic":
       result, hyps = _score_synthetic_args(d, args)
     else:
@@ -213,19 +239,86 @@ def diarize_and_score(args):
   return 0
 
 
-def _score_synthetic_args(d, args):
+def test_mixtures(config, num, secs=None, bank_path=None):
+  """Held-out synthetic mixtures: the bank's test split (voices never trained on), the stream
+  seed + 2 (neither training's nor validation's). secs: long conversations of that length for
+  the chunked path (no prompt examples, no crop, no label budget)."""
+  import dataclasses  # noqa: PLC0415
   from drzjax import bank as bank_cli  # noqa: PLC0415
+  from drzjax.data import mixtures as mixtures_lib  # noqa: PLC0415
   from drzjax.data import pipeline  # noqa: PLC0415
+  spec = pipeline.ExampleSpec.from_config(config, bank_path or bank_cli.default_bank(config),
+                                          "test", seed=config.seed + 2)
+  if secs:
+    mix = dataclasses.replace(spec.mix, min_secs=secs, max_secs=secs, crop_secs=0.0,
+                              prompt_prob=0.0, max_segments=10 ** 6)
+    spec = dataclasses.replace(spec, mix=mix)
+  synth = pipeline.Synthesizer(spec)
+  return [synth.mixture(i) for i in range(num)], synth
+
+
+def enrollment_accuracy(mixtures, hyps, sample_rate=16000, resolution=0.01):
+  """Share of single-speaker reference speech time whose true speaker name is active in the
+  hypothesis (names as given with enrollment: no speaker mapping)."""
+  import numpy as np  # noqa: PLC0415
+  hit = total = 0
+  for m, hyp in zip(mixtures, hyps):
+    n = int(len(m.audio) / sample_rate / resolution) + 1
+    ref = {}
+    for s, e, w in m.segments:
+      ref.setdefault(str(w), np.zeros(n, bool))[int(s / resolution):int(e / resolution)] = True
+    one = sum(r.astype(int) for r in ref.values()) == 1
+    for w, r in ref.items():
+      h = np.zeros(n, bool)
+      for s, e, who in hyp:
+        if who == w:
+          h[int(s / resolution):int(e / resolution)] = True
+      hit += int(np.sum(r & one & h))
+      total += int(np.sum(r & one))
+  return hit / max(total, 1)
+
+
+def _score_long(d, args, config):
+  """--secs: long conversations through the chunked, prompted path of diarize; DER, and with
+  every voice enrolled (a clip from another utterance), the enrollment accuracy."""
+  import numpy as np  # noqa: PLC0415
+  mixtures, synth = test_mixtures(config, args.num, secs=args.secs)
+  bank = synth.bank()
+  refs, hyps, named = {}, {}, []
+  for i, m in enumerate(mixtures):
+    uri = f"long{i:03d}"
+    refs[uri] = [(s, e, str(w)) for s, e, w in m.segments]
+    hyps[uri] = d(m.audio, uri=uri, beam=args.beam).segments
+    # Enrollment: each voice's clip from an utterance of theirs, speech regions only.
+    enroll = []
+    for w in m.speakers:
+      utts = bank.utterances_of(w)
+      u = utts[(i + 1) % len(utts)]
+      x = np.concatenate([bank.audio(u, a, b) for a, b in u.regions])[:int(5 * d.sr)]
+      enroll.append((str(w), x))
+    named.append(d(m.audio, uri=uri, beam=args.beam, enroll=enroll).segments)
+    logging.info("[%d/%d] %s: %.0f s, %d voices, %d segments", i + 1, len(mixtures), uri,
+                 len(m.audio) / d.sr, len(m.speakers), len(hyps[uri]))
+  result = der.score_corpus(refs, hyps, collar=args.collar)
+  acc = enrollment_accuracy(mixtures, named, d.sr)
+  result["overall"]["enrollment_accuracy"] = acc
+  logging.info("enrollment accuracy (share of single-speaker speech given the right NAME): "
+               "%.2f%%", 100 * acc)
+  if args.baseline:
+    b = one_label_baseline(mixtures, args.collar)["overall"]
+    logging.info("baseline (oracle speech, one label): DER %.2f%%", 100 * b["der"])
+  return result, hyps
+
+
+def _score_synthetic_args(d, args):
   config = d.config
   for flag, key in (("interrupt_max", "interrupt_max"), ("silence_max", "silence_max"),
                     ("mix_speakers", "num_speakers"), ("noise_prob", "noise_prob")):
     if getattr(args, flag) is not None:
       config.data[key] = getattr(args, flag)
-  # Test split, its own seed: speakers and mixtures the model never trained on.
-  spec = pipeline.ExampleSpec.from_config(config, bank_cli.default_bank(config), "test",
-                                          seed=config.seed + 2)
-  synth = pipeline.Synthesizer(spec)
-  mixtures = [synth.mixture(i) for i in range(args.num)]
+  if args.secs:
+    return _score_long(d, args, config)
+  mixtures, _ = test_mixtures(config, args.num)
   if args.baseline:
     b = one_label_baseline(mixtures, args.collar)["overall"]
     logging.info("baseline (oracle speech, one label) on the same mixtures: DER %.2f%% "
