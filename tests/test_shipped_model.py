@@ -1,0 +1,70 @@
+"""The model shipped in drzjax/pretrained/base listens: on held-out synthetic conversations of
+test-split espeak-ng voices (never trained on) it is far better than "oracle speech, one label",
+and it falls apart when the same labels are paired with another mixture's audio.
+
+Uses the default voice bank (built into config.bank.cache_dir on first use, ~40 s)."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from drzjax import diarize
+from drzjax import evaluate
+
+COLLAR = 0.25
+
+
+@pytest.fixture(scope="module")
+def shipped():
+  return diarize.Diarizer.pretrained()
+
+
+@pytest.fixture(scope="module")
+def mixtures(shipped):
+  return evaluate.test_mixtures(shipped.config, 48)[0]
+
+
+def _der(d, mixtures, decoder="tokens"):
+  result, _ = evaluate.score_synthetic(d.params, d.model, mixtures, batch=16, collar=COLLAR,
+                                       decoder=decoder)
+  return result["overall"]["der"]
+
+
+def test_shipped_model_is_the_documented_one(shipped):
+  from drzjax import export  # noqa: PLC0415
+  _, params, meta = export.load()
+  assert shipped.step == meta["step"] > 0
+  assert meta["params"] == sum(v.size for v in export.flatten(params).values())
+
+
+def test_shipped_model_diarizes_unseen_voices(shipped, mixtures):
+  # MODEL.md, 200 mixtures: 2.0% (tokens) and 5.1% (frames) at collar 0.25, the one-label
+  # baseline 38.4%. The bounds are the issue's target for the tokens (10%) and 15% for the
+  # frames: 48 mixtures vary by a few points, and a model that stops listening (writes the
+  # prior's typical turns) lands near the baseline, far above both.
+  base = evaluate.one_label_baseline(mixtures, COLLAR)["overall"]["der"]
+  tokens_der, frames_der = _der(shipped, mixtures), _der(shipped, mixtures, "frames")
+  assert base > 0.25, base
+  assert tokens_der < 0.10, tokens_der
+  assert frames_der < 0.15, frames_der
+
+
+def test_shipped_model_needs_the_audio(shipped, mixtures):
+  """Each mixture's labels with the next mixture's audio: the model writes what it hears, so
+  the score against these labels collapses (a model that ignored the audio would not notice)."""
+  swapped = [dataclasses.replace(m, audio=mixtures[(i + 1) % len(mixtures)].audio)
+             for i, m in enumerate(mixtures)]
+  true_der, swapped_der = _der(shipped, mixtures), _der(shipped, swapped)
+  assert swapped_der > 0.3 and swapped_der > 4 * true_der, (true_der, swapped_der)
+
+
+def test_shipped_model_keeps_voices_across_chunks(shipped):
+  """Two 60 s conversations through diarize's chunked, prompted path (6+ chunks each)."""
+  long, _ = evaluate.test_mixtures(shipped.config, 2, secs=60.0)
+  refs = {f"l{i}": [(s, e, str(w)) for s, e, w in m.segments] for i, m in enumerate(long)}
+  hyps = {f"l{i}": shipped(m.audio).segments for i, m in enumerate(long)}
+  der = evaluate.der.score_corpus(refs, hyps, collar=COLLAR)["overall"]["der"]
+  base = evaluate.one_label_baseline(long, COLLAR)["overall"]["der"]
+  # MODEL.md: ~14% on 120 s conversations; bound 30%, well below the baseline (~50%).
+  assert der < 0.30 and der < 0.6 * base, (der, base)
+  assert np.isfinite(der)
