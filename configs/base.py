@@ -28,7 +28,7 @@ def get_config(arg=None):
   c.bank.val_fraction = 0.1          # of speakers; train/val/test never share a speaker
   c.bank.test_fraction = 0.1
 
-  # Mixture synthesis (DESIGN.md §5). Times in seconds.
+  # Mixture synthesis (docs/design.md, "Data"). Times in seconds.
   c.data = ml_collections.ConfigDict()
   c.data.sample_rate = 16000
   c.data.min_secs = 5.0

@@ -1,4 +1,4 @@
-"""Build and inspect speaker banks (DESIGN.md §5); format in drzjax/data/bank.py.
+"""Build and inspect speaker banks (docs/design.md, "Data"); format in drzjax/data/bank.py.
 
   python -m drzjax.bank build --source=DIR --layout=libritts --out=BANK   # from a corpus
   python -m drzjax.bank build --source=tts --out=BANK [--speakers=240 --utterances=6]
@@ -17,7 +17,7 @@ splits speakers into train/val/test and writes manifest.json last. An interrupte
 from progress.jsonl on rerun; a finished bank of the same source is left as is (a rerun with
 other split fractions or seed only rewrites the split).
 
-What bad input gets (DESIGN.md §8): a file that cannot be used (empty, not audio, unreadable,
+What bad input gets (docs/design.md): a file that cannot be used (empty, not audio, unreadable,
 no speech in it, outside the layout) is skipped with a one-line warning naming it, since a
 large corpus nearly always has a few; `--strict` makes it fatal instead. Fatal, with a one-line
 error and exit status 1, and no manifest.json: a missing source directory, no audio files, no

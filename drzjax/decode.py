@@ -1,4 +1,4 @@
-"""Decoding (DESIGN.md §6): prefill the audio once, then ONE compiled `lax.while_loop` over label
+"""Decoding (docs/design.md): prefill the audio once, then ONE compiled `lax.while_loop` over label
 positions with the key/value cache. Greedy, sampling (temperature, top-k, top-p) and beam search
 (width, length penalty), batched; the grammar and speaker-count constraints are masks.
 

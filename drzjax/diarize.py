@@ -1,4 +1,4 @@
-"""Diarize audio files to RTTM (DESIGN.md §6): `python -m drzjax.diarize [--workdir=DIR] a.wav ...`.
+"""Diarize audio files to RTTM (docs/design.md, "Decoding"): `python -m drzjax.diarize [--workdir=DIR] a.wav ...`.
 
 Long audio is read in chunks of the model's max_secs. From the second chunk on (and from the
 first when speakers are enrolled) the chunk is prefixed by a prompt: a few seconds of each known

@@ -1,4 +1,4 @@
-"""The diarization transformer (DESIGN.md §3): audio in, `start end speaker` tokens out.
+"""The diarization transformer (docs/design.md, "Model"): audio in, `start end speaker` tokens out.
 
   waveform -> log-mel -> Conv1D(stride s1)+GELU -> Conv1D(stride s2)+GELU   (Whisper's stem)
   [audio positions ; <diarize> ; label tokens] -> pre-LN decoder blocks -> linear head to V ids

@@ -43,7 +43,7 @@ def mesh_shape(config_mesh, num_devices):
 def make_mesh(config_mesh, devices=None):
   devices = jax.devices() if devices is None else devices
   shape = mesh_shape(config_mesh, len(devices))
-  # Auto axes: jit propagates shardings and logical constraints act as hints (STACK.md).
+  # Auto axes: jit propagates shardings and logical constraints act as hints.
   return jax.make_mesh(shape, MESH_AXES, axis_types=(jax.sharding.AxisType.Auto,) * 3,
                        devices=devices)
 

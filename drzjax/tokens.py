@@ -1,4 +1,4 @@
-"""The label vocabulary (DESIGN.md §2): PAD, EOS, quantised time bins, speaker letters.
+"""The label vocabulary (docs/design.md, "Tokens"): PAD, EOS, quantised time bins, speaker letters.
 
   id 0            PAD (never predicted, ignored by the loss)
   id 1            EOS

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train on every host of a Cloud TPU pod slice: the same command on all workers.
 #
-#   launch/tpu_pod.sh NAME ZONE configs/medium.py [--workdir=/mnt/runs/medium] [--config.x=y ...]
+#   launch/tpu_pod.sh NAME ZONE configs/base.py:medium [--workdir=/mnt/runs/medium] [--config.x=y ...]
 #
 # Assumes the repo is at ~/drzjax on every worker (SETUP=1 copies this checkout there and
 # installs jax[tpu] + requirements first). The workdir must be storage all hosts share (e.g. a

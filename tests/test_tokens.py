@@ -4,7 +4,7 @@ import pytest
 
 from drzjax import tokens
 
-VOCAB = tokens.Vocab(512, 8, 30.0)  # DESIGN.md §2: 502 time bins over 30 s
+VOCAB = tokens.Vocab(512, 8, 30.0)  # 502 time bins over 30 s
 
 
 def random_segments(rng, n, names="abcdefgh", max_secs=30.0):
@@ -99,7 +99,7 @@ def test_quantisation_error_matches_measurement():
     t = rng.uniform(0, vocab.max_secs, 200_000)
     err = np.abs(vocab.time_of(vocab.time_id(t)) - t).mean()
     assert tokens.quantisation_error(vocab) == pytest.approx(err, rel=0.02)
-  # DESIGN.md: about 15 ms at 30 s with 502 time bins.
+  # About 15 ms at 30 s with 502 time bins.
   assert VOCAB.num_times == 502
   assert tokens.quantisation_error(VOCAB) == pytest.approx(0.015, abs=0.001)
 
