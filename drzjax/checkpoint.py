@@ -1,7 +1,8 @@
 """Orbax checkpoints: train state + grain iterator state + a small JSON of metadata.
 
 Restore priority: the newest step whose checkpoint reads back; a corrupt or half-written newest
-one is skipped with a warning for the previous. A checkpoint of another model size is an error
+one is moved aside to `<step>.corrupt` (kept for inspection; left in place it would block the
+resumed run from saving that step again) with a warning, and the previous one is used. A checkpoint of another model size is an error
 naming the mismatching shapes (checked against the metadata before any array is read).
 """
 import logging
@@ -47,6 +48,20 @@ def check_shapes(saved, expected, where):
                              f"({len(bad)} mismatching parameters):\n  " + "\n  ".join(bad[:10]))
 
 
+def _move_aside(mngr, step, why):
+  """Rename an unreadable checkpoint to <step>.corrupt (process 0) and forget it."""
+  where = os.path.join(str(mngr.directory), str(step))
+  target = where + ".corrupt"
+  if jax.process_index() == 0 and os.path.isdir(where):
+    n = 1
+    while os.path.exists(target):
+      target, n = f"{where}.corrupt{n}", n + 1
+    os.rename(where, target)
+  logging.warning("checkpoint %s is %s; moved aside to %s, trying the previous one", where, why,
+                  target)
+  mngr.reload()
+
+
 def restore_latest(mngr, abstract_state, data_iter=None, param_shapes=None):
   """-> (step, state, meta) from the newest readable checkpoint, or None if there is none.
 
@@ -59,8 +74,8 @@ def restore_latest(mngr, abstract_state, data_iter=None, param_shapes=None):
     try:
       meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
     except Exception as e:  # noqa: BLE001 - any read failure means: try the previous one
-      logging.warning("checkpoint %s is unreadable (%s: %s); trying the previous one",
-                      where, type(e).__name__, str(e).splitlines()[0][:200])
+      _move_aside(mngr, step, f"unreadable ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0][:200] if str(e) else ''})")
       continue
     if param_shapes is not None:
       check_shapes(meta.get("param_shapes", {}), param_shapes, where)
@@ -70,8 +85,8 @@ def restore_latest(mngr, abstract_state, data_iter=None, param_shapes=None):
     try:
       restored = mngr.restore(step, args=ocp.args.Composite(**args))
     except Exception as e:  # noqa: BLE001
-      logging.warning("checkpoint %s is corrupt or half-written (%s: %s); trying the previous one",
-                      where, type(e).__name__, str(e).splitlines()[0][:200] if str(e) else "")
+      _move_aside(mngr, step, f"corrupt or half-written ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0][:200] if str(e) else ''})")
       continue
     return step, restored["state"], meta
   return None

@@ -50,6 +50,12 @@ def main(argv):
   workdir = _WORKDIR.value or os.path.join("runs", config.variant)
   try:
     train.train_and_evaluate(config, workdir)
+  except train.Interrupted as e:
+    logging.error("%s", e)
+    sys.exit(130)
+  except KeyboardInterrupt:
+    logging.error("interrupted before the first step; nothing to save")
+    sys.exit(130)
   except (train.TrainingError, checkpoint.CheckpointMismatch, BankError, ValueError) as e:
     logging.error("%s", e)
     sys.exit(1)

@@ -29,6 +29,10 @@ class TrainingError(Exception):
   """A run that must stop with a message (NaN loss, bad settings), not a traceback."""
 
 
+class Interrupted(Exception):
+  """Ctrl-C: a checkpoint was saved; main exits 130."""
+
+
 @flax.struct.dataclass
 class TrainState:
   step: jax.Array
@@ -182,11 +186,28 @@ def compile_steps(model, tx, mesh, config):
 
 
 class MetricsLog:
-  """metrics.jsonl + TensorBoard scalars, written by process 0 only."""
+  """metrics.jsonl + TensorBoard scalars, written by process 0 only.
 
-  def __init__(self, workdir):
+  A resumed run replays the steps after its checkpoint: lines past `start_step` are dropped
+  first, so every step appears once.
+  """
+
+  def __init__(self, workdir, start_step=0):
     self.active = jax.process_index() == 0
     if self.active:
+      path = os.path.join(workdir, "metrics.jsonl")
+      if os.path.exists(path):
+        keep = []
+        with open(path) as f:
+          for line in f:
+            try:
+              if json.loads(line)["step"] <= start_step:
+                keep.append(line if line.endswith("\n") else line + "\n")
+            except (ValueError, KeyError, TypeError):
+              pass  # a line cut by a kill: drop it
+        with open(path + ".tmp", "w") as f:
+          f.writelines(keep)
+        os.replace(path + ".tmp", path)
       from tensorboardX import SummaryWriter  # noqa: PLC0415 - only the writing process needs it
       self.tb = SummaryWriter(logdir=workdir)
       self.jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
@@ -214,6 +235,14 @@ class MetricsLog:
 
 def check_config(config, mesh):
   tc = config.train
+  for key, low in (("steps", 1), ("log_every", 1), ("checkpoint_every", 1), ("eval_every", 0),
+                   ("keep_checkpoints", 1), ("batch_size", 1), ("grad_accum", 1),
+                   ("eval_size", 1)):
+    if tc[key] < low:
+      raise TrainingError(f"train.{key}={tc[key]} must be >= {low}")
+  if not tc.max_minutes >= 0 or not tc.lr > 0:
+    raise TrainingError(f"train.max_minutes={tc.max_minutes} must be >= 0 and train.lr="
+                        f"{tc.lr} > 0")
   if tc.batch_size % tc.grad_accum:
     raise TrainingError(f"train.batch_size={tc.batch_size} is not divisible by "
                         f"train.grad_accum={tc.grad_accum}")
@@ -239,7 +268,12 @@ def train_and_evaluate(config, workdir):
 
   tc = config.train
   workdir = os.path.abspath(os.path.expanduser(workdir))
-  os.makedirs(workdir, exist_ok=True)
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise TrainingError(f"--workdir {workdir}: exists and is not a directory")
+  try:
+    os.makedirs(workdir, exist_ok=True)
+  except OSError as e:
+    raise TrainingError(f"--workdir {workdir}: cannot create it ({e.strerror})") from None
   lead = jax.process_index() == 0
 
   # ---- Mesh, model, optimizer ----
@@ -275,11 +309,12 @@ def train_and_evaluate(config, workdir):
     with open(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json(indent=2))
   meta = {"config": json.loads(config.to_json()), "param_shapes": param_shapes}
-  log = MetricsLog(workdir)
+  log = MetricsLog(workdir, step)
   validator = validate.Validator(config, bank_path, model, mesh) if tc.eval_every else None
 
-  preempted = []
-  signal.signal(signal.SIGTERM, lambda *_: preempted.append(True))
+  preempted = []  # SIGTERM (preemption: save, exit 0) or SIGINT (Ctrl-C: save, exit 130)
+  signal.signal(signal.SIGTERM, lambda *_: preempted.append("SIGTERM"))
+  signal.signal(signal.SIGINT, lambda *_: preempted.append("SIGINT"))
 
   def save(step, state, metrics):
     if not np.isfinite(float(metrics["loss"])):
@@ -333,6 +368,8 @@ def train_and_evaluate(config, workdir):
       out_of_time = time.time() > deadline
       if step % tc.checkpoint_every == 0 or step == tc.steps or preempted or out_of_time:
         save(step, state, jax.device_get(metrics))
+      if preempted and preempted[0] == "SIGINT":
+        raise Interrupted(f"interrupted at step {step}; saved a checkpoint, rerun to resume")
       if preempted:
         logging.info("SIGTERM: saved a checkpoint at step %d, exiting", step)
         break
