@@ -55,7 +55,7 @@ def write_preview(bank, cfg, split, seed, indices, out):
   """Writes the files of mixtures `indices`; returns their names."""
   os.makedirs(out, exist_ok=True)
   speakers = bank.speakers(split)
-  names = []
+  names, stats = [], []
   for n, index in enumerate(indices):
     mix = mixtures.make(bank, speakers, seed, index, cfg)
     name = f"mix{n:03d}"
@@ -67,11 +67,25 @@ def write_preview(bank, cfg, split, seed, indices, out):
              f"{len(mix.segments)} segments")
     plot.save_png(plot.timeline({"": mix.segments}, secs, wave=mix.audio,
                                 sample_rate=cfg.sample_rate, title=title), base + ".png")
+    turns = count_turns(mix.segments)
+    back = mixtures.has_returning_voice(mix.segments)
+    stats.append((turns, back))
     print(f"{name}  {secs:5.2f} s  {len(mix.speakers)} speakers  {len(mix.segments):2d} segments"
+          f"  {turns:2d} turns{'  voice returns' if back else ''}"
+          f"{f'  prompt of {mix.prompt}' if mix.prompt else ''}"
           f"  overlap {100 * overlap_fraction(mix.segments, len(mix.audio), cfg.sample_rate):4.1f}%"
           f"  {' '.join(mix.speakers)}")
     names.append(name)
+  if stats:
+    print(f"{np.mean([t for t, _ in stats]):.1f} turns per mixture; a voice returns in "
+          f"{100 * np.mean([b for _, b in stats]):.0f}% of the mixtures")
   return names
+
+
+def count_turns(segments):
+  """Changes of the speaking voice, counting the first: A A B A -> 3 turns."""
+  voices = [w for _, _, w in sorted(segments)]
+  return sum(1 for i, w in enumerate(voices) if i == 0 or w != voices[i - 1])
 
 
 def main(argv):
