@@ -303,7 +303,37 @@ def parse_args(argv):
   args = p.parse_args(argv)
   if args.num_speakers and (args.min_speakers or args.max_speakers):
     p.error("give --num-speakers, or --min-speakers/--max-speakers, not both")
+  for flag in ("num_speakers", "min_speakers", "max_speakers"):
+    if getattr(args, flag) < 0:
+      p.error(f"--{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}")
+  if args.max_speakers and args.min_speakers > args.max_speakers:
+    p.error(f"--min-speakers={args.min_speakers} is more than --max-speakers={args.max_speakers}")
+  if args.beam < 1:
+    p.error(f"--beam must be >= 1 (1 = greedy), got {args.beam}")
+  if os.path.exists(args.out) and not os.path.isdir(args.out):
+    p.error(f"--out {args.out}: exists and is not a directory")
   return args
+
+
+def output_names(paths):
+  """A unique RTTM uri per input: the file name without extension, whitespace replaced (RTTM
+  fields are space-separated), and _2, _3 ... where two inputs would share one.
+  -> ([uri], [notes to log])."""
+  uris, notes, seen = [], [], set()
+  for path in paths:
+    base = os.path.splitext(os.path.basename(path))[0]
+    uri = "_".join(base.split()) or "audio"
+    if uri != base:
+      notes.append(f"{path}: RTTM names cannot hold spaces; writing it as {uri}")
+    if uri in seen:
+      n = 2
+      while f"{uri}_{n}" in seen:
+        n += 1
+      notes.append(f"{path}: another input is also named {uri}; writing it as {uri}_{n}")
+      uri = f"{uri}_{n}"
+    seen.add(uri)
+    uris.append(uri)
+  return uris, notes
 
 
 def main(argv=None):
@@ -316,18 +346,28 @@ def main(argv=None):
     from drzjax import checkpoint  # noqa: PLC0415
     d = Diarizer.load(args.workdir)
     d.decoder = args.decoder
+    slots = d.vocab.speakers
+    for flag in ("num_speakers", "min_speakers", "max_speakers"):
+      if getattr(args, flag) > slots:
+        raise ValueError(f"--{flag.replace('_', '-')}={getattr(args, flag)}: the model has "
+                         f"{slots} speaker slots")
     enroll = load_enrollment(args.enroll, d.sr)
-  except (FileNotFoundError, ValueError, audio_lib.AudioError, checkpoint.CheckpointMismatch) as e:
+    os.makedirs(args.out, exist_ok=True)
+  except (FileNotFoundError, ValueError, audio_lib.AudioError, checkpoint.CheckpointMismatch,
+          OSError) as e:
     sys.exit(f"error: {e}")
-  os.makedirs(args.out, exist_ok=True)
+  uris, notes = output_names(args.files)
+  for note in notes:
+    logging.warning("%s", note)
   failed, t_all, audio_all = 0, time.time(), 0.0
-  for i, path in enumerate(args.files):
+  for i, (path, uri) in enumerate(zip(args.files, uris)):
     t = time.time()
     try:
       info = audio_lib.audio_info(path, d.sr)
       if info.conversion:
         logging.info("%s: %s", path, info.conversion)
-      r = d(path, args.num_speakers, args.min_speakers, args.max_speakers, args.beam, enroll)
+      r = d(path, args.num_speakers, args.min_speakers, args.max_speakers, args.beam, enroll,
+            uri=uri)
       # Writing is part of this file's work: a failure here fails this file, not the batch.
       out = os.path.join(args.out, r.uri + ".rttm")
       rttm.write_rttm(out, r.uri, r.segments)

@@ -88,6 +88,11 @@ def parse_args(argv):
       p.error("--sweep scores synthetic data: drop --data or use --data=synthetic")
     if not args.out:
       p.error("--sweep needs --out=DIR")
+  args.skipped = []
+  if args.json and os.path.isdir(args.json):
+    p.error(f"--json {args.json}: is a directory; give a file name")
+  if args.hyp_out and os.path.exists(args.hyp_out) and not os.path.isdir(args.hyp_out):
+    p.error(f"--hyp-out {args.hyp_out}: exists and is not a directory")
   if args.num < 1:
     p.error(f"--num must be >= 1, got {args.num}")
   if args.batch < 1:
@@ -236,6 +241,10 @@ def diarize_and_score(args):
   if args.json:
     write_json(result, args.json)
   print(format_table(result))
+  if args.skipped:
+    print(f"error: {len(args.skipped)} file(s) could not be read and were not scored: "
+          f"{', '.join(args.skipped)}", file=sys.stderr)
+    return 1
   return 0
 
 
@@ -339,16 +348,25 @@ def _score_folder(d, args):
     raise FileNotFoundError(f"{args.data}: no *.wav files")
   refs = rttm.collect_rttm(args.data)
   uems = rttm.collect_uem(args.data) if glob.glob(os.path.join(args.data, "*.uem")) else None
+  from drzjax import audio as audio_lib  # noqa: PLC0415
   hyps = {}
   for i, path in enumerate(wavs):
     uri = os.path.splitext(os.path.basename(path))[0]
     if uri not in refs:
       logging.warning("%s: no %s.rttm reference beside it; skipped", path, uri)
       continue
-    r = d(path, beam=args.beam, uri=uri)
+    try:
+      r = d(path, beam=args.beam, uri=uri)
+    except (audio_lib.AudioError, ValueError, OSError) as e:
+      # One bad file among many: score the rest, say so, and exit non-zero at the end.
+      logging.warning("%s: skipped, not scored (%s)", path, _error_line(e))
+      args.skipped.append(path)
+      continue
     hyps[uri] = r.segments
     logging.info("[%d/%d] %s: %.1f s, %d segments", i + 1, len(wavs), path, r.duration,
                  len(r.segments))
+  if not hyps:
+    raise ValueError(f"{args.data}: no file could be diarized and scored")
   refs = {u: refs[u] for u in hyps}
   return der.score_corpus(refs, hyps, uems, collar=args.collar,
                           skip_overlap=args.skip_overlap), hyps

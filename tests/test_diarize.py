@@ -274,3 +274,41 @@ def test_python_api(tiny_run):
   assert len(r.annotation) == len(r.segments)
   letters = {s[2] for s in r.segments}
   assert letters <= {tokens.letter(i) for i in range(2)}
+
+
+def test_output_names_are_unique_and_rttm_safe():
+  uris, notes = diarize.output_names(["a.flac", "a.ogg", "d1/x.wav", "d2/x.wav", "my meeting.wav",
+                                      "my_meeting.wav"])
+  assert uris == ["a", "a_2", "x", "x_2", "my_meeting", "my_meeting_2"]
+  assert len(notes) == 4 and any("spaces" in n for n in notes)
+
+
+def test_cli_duplicate_and_spaced_names_all_written(tiny_run, tmp_path):
+  rng = np.random.default_rng(8)
+  for rel in ("d1/x.wav", "d2/x.wav", "my meeting.wav"):
+    (tmp_path / rel).parent.mkdir(exist_ok=True)
+    sf.write(tmp_path / rel, harmonic_voice(rng, 140.0, 2 * SR), SR)
+  out = tmp_path / "out"
+  r = _cli(f"--workdir={tiny_run}", str(tmp_path / "d1/x.wav"), str(tmp_path / "d2/x.wav"),
+           str(tmp_path / "my meeting.wav"), f"--out={out}")
+  assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+  assert sorted(os.listdir(out)) == ["my_meeting.rttm", "x.rttm", "x_2.rttm"]
+  assert "writing it as x_2" in r.stderr and "writing it as my_meeting" in r.stderr
+
+
+@pytest.mark.parametrize("flags,needle", [
+    (["--beam=0"], "--beam must be >= 1"),
+    (["--beam=-2"], "--beam must be >= 1"),
+    (["--min-speakers=3", "--max-speakers=2"], "is more than --max-speakers"),
+    (["--num-speakers=-1"], "--num-speakers must be >= 0"),
+    (["--num-speakers=100"], "speaker slots"),
+])
+def test_cli_bad_flags_are_one_line_errors(tiny_run, tmp_path, flags, needle):
+  r = _cli(f"--workdir={tiny_run}", str(tmp_path / "x.wav"), *flags)
+  assert r.returncode != 0 and "Traceback" not in r.stderr and needle in r.stderr, r.stderr
+
+
+def test_cli_out_that_is_a_file(tmp_path):
+  (tmp_path / "f").write_text("x")
+  r = _cli("x.wav", f"--out={tmp_path / 'f'}")
+  assert r.returncode != 0 and "Traceback" not in r.stderr and "not a directory" in r.stderr

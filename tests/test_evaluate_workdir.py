@@ -55,3 +55,25 @@ def test_folder_of_wavs(tiny_run, tmp_path):
   r = _cli(f"--workdir={tiny_run}", f"--data={data}")
   assert r.returncode == 2 and "Traceback" not in r.stderr
   assert "two.rttm:1" in r.stderr
+
+
+def test_folder_with_an_unreadable_wav_scores_the_rest(tiny_run, tmp_path):
+  rng = np.random.default_rng(1)
+  data = tmp_path / "data"
+  data.mkdir()
+  segs = [(1.0, 3.0, "x")]
+  wave = np.zeros(5 * 16000, np.float32)
+  wave[16000:3 * 16000] = harmonic_voice(rng, 120, 2 * 16000)
+  sf.write(data / "good.wav", wave, 16000)
+  rttm.write_rttm(str(data / "good.rttm"), "good", segs)
+  (data / "bad.wav").write_text("not audio")
+  rttm.write_rttm(str(data / "bad.rttm"), "bad", segs)
+  r = _cli(f"--workdir={tiny_run}", f"--data={data}", f"--json={tmp_path / 's.json'}",
+           f"--hyp-out={tmp_path / 'hyp'}")
+  assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+  assert "bad.wav" in r.stderr and "OVERALL" in r.stdout
+  assert list(json.loads((tmp_path / "s.json").read_text())["files"]) == ["good"]
+  assert os.listdir(tmp_path / "hyp") == ["good.rttm"]
+  # --json naming a directory is refused before anything runs.
+  r = _cli(f"--workdir={tiny_run}", f"--data={data}", f"--json={tmp_path}")
+  assert r.returncode == 2 and "is a directory" in r.stderr

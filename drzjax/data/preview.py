@@ -92,6 +92,10 @@ def main(argv):
   if len(argv) > 1:
     sys.exit(f"error: unexpected arguments {argv[1:]}")
   config = _CONFIG.value
+  if _NUM.value < 1 or _START.value < 0:
+    sys.exit(f"error: --num must be >= 1 and --start >= 0, got {_NUM.value} and {_START.value}")
+  if os.path.exists(_OUT.value) and not os.path.isdir(_OUT.value):
+    sys.exit(f"error: --out {_OUT.value}: exists and is not a directory")
   try:
     cfg = mixtures.MixConfig.from_config(config)
     bank = bank_lib.open_bank(bank_path(config, _BANK.value))
@@ -100,6 +104,8 @@ def main(argv):
                   _OUT.value)
   except (bank_lib.BankError, ValueError) as e:
     sys.exit(f"error: {e}")
+  except OSError as e:
+    sys.exit(f"error: {e.filename or _OUT.value}: {e.strerror or e}")
   print(f"wrote {_NUM.value} mixtures (.wav .rttm .png) to {_OUT.value}")
 
 
