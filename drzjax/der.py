@@ -42,6 +42,8 @@ import logging
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from drzjax import intervals
+
 log = logging.getLogger(__name__)
 
 KEYS = ("der", "false_alarm", "missed", "confusion", "total", "jer")
@@ -51,23 +53,12 @@ KEYS = ("der", "false_alarm", "missed", "confusion", "total", "jer")
 _DECIMALS = 9
 
 
-def _union(intervals):
-  """Sorted, merged (start, end) list of the non-empty intervals."""
-  out = []
-  for s, e in sorted((s, e) for s, e in intervals if e > s):
-    if out and s <= out[-1][1]:
-      out[-1][1] = max(out[-1][1], e)
-    else:
-      out.append([s, e])
-  return [tuple(x) for x in out]
-
-
 def _by_speaker(segments):
   """{speaker: merged (start, end) list}, times snapped to the grid, empty turns dropped."""
   turns = {}
   for s, e, spk in segments:
     turns.setdefault(spk, []).append((round(float(s), _DECIMALS), round(float(e), _DECIMALS)))
-  turns = {spk: _union(iv) for spk, iv in turns.items()}
+  turns = {spk: intervals.merge(iv) for spk, iv in turns.items()}
   return {spk: iv for spk, iv in turns.items() if iv}
 
 
@@ -117,7 +108,7 @@ def _components(ref, hyp, uem=None, collar=0.0, skip_overlap=False):
     times = [t for iv in (*r_turns.values(), *h_turns.values()) for seg in iv for t in seg]
     region = [(min(times), max(times))] if times else []
   else:
-    region = _union((round(float(s), _DECIMALS), round(float(e), _DECIMALS)) for s, e in uem)
+    region = intervals.merge((round(float(s), _DECIMALS), round(float(e), _DECIMALS)) for s, e in uem)
   holes = []
   if collar > 0:
     # Around every written reference boundary, as md-eval and pyannote (not the merged turns).
@@ -130,7 +121,7 @@ def _components(ref, hyp, uem=None, collar=0.0, skip_overlap=False):
     edges = np.unique([t for iv in r_turns.values() for seg in iv for t in seg])
     n = _activity([r_turns[k] for k in r_spk], edges).sum(0)
     holes += [(edges[i], edges[i + 1]) for i in np.flatnonzero(n >= 2)]
-  scored = _subtract(region, _union(holes))
+  scored = _subtract(region, intervals.merge(holes))
 
   edges = np.unique(np.array(  # the extra 0.0 only keeps `edges` non-empty
       [t for iv in (scored, *r_turns.values(), *h_turns.values()) for seg in iv for t in seg]

@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from drzjax import audio as audio_lib
+from drzjax import intervals
 from drzjax import tokens
 from drzjax.data import mixtures
 from drzjax.data import vad
@@ -108,13 +109,7 @@ def clip_segments(segments, duration):
 
 def _join(segments, gap):
   """Merge one speaker's segments that touch or are within `gap` (a chunk boundary cut)."""
-  out = []
-  for s, e, who in sorted(segments, key=lambda x: (x[2], x[0], x[1])):
-    if out and out[-1][2] == who and s <= out[-1][1] + gap:
-      out[-1] = (out[-1][0], max(out[-1][1], e), who)
-    else:
-      out.append((s, e, who))
-  return sorted(out)
+  return intervals.merge_by_label(segments, gap)
 
 
 def _clean_clip(chunk, sr, segs, letter, secs):

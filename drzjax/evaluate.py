@@ -28,6 +28,7 @@ import sys
 import tempfile
 
 from drzjax import der
+from drzjax import intervals
 from drzjax import rttm
 
 COLLAR_HELP = (
@@ -196,18 +197,8 @@ def one_label_baseline(mixtures, collar=0.0):
   for i, m in enumerate(mixtures):
     uri = f"mix{i:04d}"
     refs[uri] = [(s, e, str(w)) for s, e, w in m.segments]
-    hyps[uri] = [(s, e, "A") for s, e in _union([(s, e) for s, e, _ in m.segments])]
+    hyps[uri] = [(s, e, "A") for s, e in intervals.merge((s, e) for s, e, _ in m.segments)]
   return der.score_corpus(refs, hyps, collar=collar)
-
-
-def _union(intervals):
-  out = []
-  for s, e in sorted(intervals):
-    if out and s <= out[-1][1]:
-      out[-1] = (out[-1][0], max(out[-1][1], e))
-    else:
-      out.append((s, e))
-  return out
 
 
 def diarize_and_score(args):

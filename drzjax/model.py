@@ -143,6 +143,19 @@ def attend_cached(q, k, v, k_cache, v_cache, visible):
   return y.transpose(0, 2, 1, 3).astype(q.dtype)
 
 
+def write_after_read(k, v, read):
+  """k, v made data-dependent on `read` (the attention output over the cache), unchanged.
+
+  Why: XLA cannot see that the cache write must come after the cache read unless the written
+  values depend on it; unordered, XLA:CPU copied every layer's whole cache at every decode step
+  to keep the read safe; ordered, it writes in place (tests/test_decode.py checks the HLO).
+  `0 * x` is not folded away for floats, and optimization_barrier does not survive to copy
+  insertion, hence this form.
+  """
+  after = 0 * read[:, :, :1, :1]
+  return k + after, v + after
+
+
 def write_cache(cache, k, v, index):
   """Keys and values (B, T, H, Dh) into one layer's cache at positions index .. index + T - 1."""
   k_cache, v_cache = cache
@@ -185,11 +198,7 @@ class Block(nn.Module):
     else:
       # One token per row, at cache position label_index; mask (N,) = the positions it sees.
       y = attend_cached(q, k, v, *cache, mask)
-      # The writes are made to depend on the read's result (x * 0 is not folded for floats).
-      # Unordered, XLA:CPU copied the whole cache of every layer at every step to keep the read
-      # safe; ordered, it writes in place.
-      after = 0 * y[:, :, :1, :1]
-      cache = write_cache(cache, k + after, v + after, label_index)
+      cache = write_cache(cache, *write_after_read(k, v, y), label_index)
     y = nn.Dense(cfg.d_model, use_bias=cfg.use_bias, dtype=dt, name="out",
                  kernel_init=_init(("heads", "embed")),
                  bias_init=_init(("embed",), nn.initializers.zeros))(y.reshape(y.shape[:2] + (-1,)))

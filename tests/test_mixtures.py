@@ -193,18 +193,19 @@ def test_every_drawn_speaker_heard_at_config_defaults(bank, speakers, variant):
 
 @STYLES
 def test_lengths_and_segments_well_formed(bank, speakers, style):
-  c = cfg(min_secs=3.0, max_secs=9.0, style=style)
+  c = cfg(min_secs=3.0, max_secs=9.0, style=style, prompt_prob=0.3)
   lengths = []
   for mix in mixes(bank, speakers, c):
     secs = len(mix.audio) / SR
     lengths.append(secs)
-    assert c.min_secs <= secs <= c.max_secs
+    # A prompted chunk's clips may end short of their share, like diarize's last chunk.
+    assert (c.min_secs if not mix.prompt else 0) <= secs <= c.max_secs
     assert mix.audio.dtype == np.float32 and np.abs(mix.audio).max() <= 0.99 + 1e-6
     assert mix.segments == sorted(mix.segments)
     for s, e, _ in mix.segments:
       assert 0 <= s < e <= secs + 1e-9
   assert max(lengths) - min(lengths) > 3  # the length is drawn, not fixed
-  same = cfg(min_secs=5.0, max_secs=5.0, style=style)
+  same = cfg(min_secs=5.0, max_secs=5.0, style=style, prompt_prob=0.0)
   assert {len(m.audio) for m in mixes(bank, speakers, same, n=10)} == {5 * SR}
 
 
@@ -295,7 +296,7 @@ def test_conversation_speaker_never_overlaps_themself(bank, speakers, monkeypatc
     placed.append((self, k, start, start + len(x)))  # the object itself: ids get reused
     return x, regions
   monkeypatch.setattr(mixtures._Voices, "turn", spy)
-  c = cfg(backchannel_prob=0.5, interrupt_max=1.0, pitch_prob=0.0)
+  c = cfg(backchannel_prob=0.5, interrupt_max=1.0, pitch_prob=0.0, prompt_prob=0.0)
   mixes(bank, speakers, c, n=40, seed=6)
   by_voice = {}
   for voices, k, a, b in placed:

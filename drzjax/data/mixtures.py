@@ -23,6 +23,8 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
+from drzjax import intervals
+
 REF_RMS = 0.05  # speech is normalised to this RMS (about -26 dBFS) before the per-speaker gain
 MIN_TURN_SECS = 0.5  # room kept for each speaker who has not spoken yet
 
@@ -157,16 +159,6 @@ def _pitch_shift(x, sr, semitones, n_fft=1024, hop=256):
   return librosa.util.fix_length(y, size=len(x)).astype(np.float32)
 
 
-def _merge(intervals):
-  out = []
-  for s, e in sorted(intervals):
-    if out and s <= out[-1][1]:
-      out[-1][1] = max(out[-1][1], e)
-    else:
-      out.append([s, e])
-  return out
-
-
 def make_mixture(bank, speakers, seed, index, cfg):
   """Mixture `index` of the stream `seed`, drawing from `speakers` (a list of bank speakers)."""
   if len(speakers) < 2:
@@ -261,7 +253,7 @@ def make_mixture(bank, speakers, seed, index, cfg):
     mix *= np.float32(0.99 / peak)
 
   segments = sorted((a / sr, b / sr, chosen[k])
-                    for k, regs in labels.items() for a, b in _merge(regs))
+                    for k, regs in labels.items() for a, b in intervals.merge(regs))
   return Mixture(mix, segments, chosen)
 
 
@@ -394,7 +386,7 @@ def _conversation(bank, speakers, rng, cfg):
     mix *= np.float32(0.99 / peak)
   segments = []
   for k, regs in labels.items():
-    for a, b in _merge(regs):
+    for a, b in intervals.merge(regs):
       a, b = max(a - offset, 0), min(b - offset, total)
       if b > a:
         segments.append((a / sr, b / sr, chosen[k]))

@@ -231,11 +231,3 @@ def speak_utterance(seed, speaker, utterance, v=None, sample_rate=16000):
 def speaker_name(speaker):
   return f"tts{speaker:04d}"
 
-
-def iter_utterances(num_speakers, utterances, seed=0, sample_rate=16000):
-  """Yield (speaker name, utterance name, text, float32 wave) for the whole default bank."""
-  for s in range(num_speakers):
-    v = voice(seed, s)
-    for u in range(utterances):
-      text, wave = speak_utterance(seed, s, u, v, sample_rate)
-      yield speaker_name(s), f"{speaker_name(s)}/{u:03d}", text, wave
