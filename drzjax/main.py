@@ -20,6 +20,12 @@ _PID = flags.DEFINE_integer("process_id", -1, "This process's index in a multi-p
 
 def parse_flags(argv):
   """absl flags with one-line errors: an unknown config key is a message, not a traceback."""
+  if any(a in ("--help", "-h", "--helpfull") for a in argv[1:]):
+    print(__doc__)
+    print(flags.FLAGS.module_help(sys.modules[__name__]))
+    print("\n  --config.SECTION.KEY=VALUE: override any field of the config file "
+          "(configs/base.py lists them)")
+    sys.exit(0)
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
