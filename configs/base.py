@@ -109,10 +109,11 @@ def get_config(arg=None):
   if variant == "tiny":
     c.bank.tts_speakers = 30
     c.bank.tts_utterances = 3
-    c.data.min_secs, c.data.max_secs = 4.0, 8.0
+    # 7.76 s = 97 positions of 80 ms: 98 time bins, and 104 ids divide over up to 8 devices.
+    c.data.min_secs, c.data.max_secs = 4.0, 7.76
     c.data.num_speakers = 2
     c.data.max_turn_secs = 3.0
-    c.tokens.vocab_size = 107        # 101 bins of 80 ms over 8 s
+    c.tokens.vocab_size = 104        # 98 bins of 80 ms
     c.tokens.speaker_slots = 4
     c.tokens.max_label_len = 64
     c.model.d_model, c.model.num_layers, c.model.num_heads = 64, 2, 2
@@ -135,7 +136,7 @@ def get_config(arg=None):
     c.train.eval_size = 32
   elif variant == "medium":  # nanodrz medium_mel
     c.data.min_secs, c.data.max_secs = 8.0, 15.0
-    c.tokens.vocab_size = 386        # 376 bins of 40 ms over 15 s
+    c.tokens.vocab_size = 392        # 382 bins of ~40 ms over 15 s (ids divide over 8 devices)
     c.tokens.max_label_len = 151
     c.data.num_speakers = 3
     c.model.d_model, c.model.num_layers, c.model.num_heads = 1536, 16, 16
@@ -148,7 +149,7 @@ def get_config(arg=None):
   elif variant == "large":  # pod scale
     c.data.min_secs, c.data.max_secs = 10.0, 30.0
     c.data.num_speakers = 6
-    c.tokens.vocab_size = 386        # 376 bins of 80 ms over 30 s
+    c.tokens.vocab_size = 392        # 382 bins of ~79 ms over 30 s (ids divide over 8 devices)
     c.tokens.max_label_len = 301
     c.model.d_model, c.model.num_layers, c.model.num_heads = 2048, 24, 16
     c.model.dtype = "bfloat16"

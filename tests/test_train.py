@@ -71,7 +71,7 @@ def run_steps(config, mesh, batch, n):
     with jax.set_mesh(mesh), nn.logical_axis_rules(sharding.RULES):
       state, m = step_fn(state, sharding.global_batch(batch, mesh))
     out.append(float(m["loss"]))
-  return out, jax.device_get(state.params)
+  return out, jax.device_get(state.params), state
 
 
 @pytest.fixture(scope="module")
@@ -89,29 +89,54 @@ def test_tiny_model_overfits_one_batch(small_bank, fixed_batch):
   c = tiny_config(small_bank, lr=3e-3, warmup_steps=10, steps=150)
   batch = {k: v[:2] for k, v in fixed_batch.items()}
   mesh = sharding.make_mesh(c.mesh, jax.devices()[:1])
-  out, _ = run_steps(c, mesh, batch, 150)
+  out, _, _ = run_steps(c, mesh, batch, 150)
   assert out[0] > 4.0, out[0]
   assert min(out[-10:]) < 0.5, out[-10:]
 
 
 def test_sharded_equals_unsharded(small_bank, fixed_batch):
   c = tiny_config(small_bank)
-  # Without biases: the key bias has an exactly-zero gradient (softmax is shift invariant), and
-  # Adam turns its rounding noise into +-lr steps that differ between reduction orders.
-  c.model.use_bias = False
+  heads, d = c.model.num_heads, c.model.d_model
   one = sharding.make_mesh(c.mesh, jax.devices()[:1])
-  ref_losses, ref_params = run_steps(c, one, fixed_batch, 5)
+  init = jax.device_get(train.create_state(
+      model_lib.Diarizer(model_lib.ModelConfig.from_config(c)), train.make_optimizer(c.train),
+      one, c.seed).params)
+  ref_losses, ref_params, _ = run_steps(c, one, fixed_batch, 5)
   assert ref_losses[-1] < ref_losses[0]
+
+  def comparable(params):
+    params = jax.tree.map(np.array, params)
+    for name, block in params.items():
+      if name.startswith("block"):
+        block["qkv"]["bias"].reshape(heads, 3, d // heads)[:, 1] = 0  # see below
+    return params
+  # The key part of the qkv bias has an exactly-zero gradient (softmax is shift invariant), and
+  # Adam turns its rounding noise into +-lr steps that differ between reduction orders: it is
+  # the one parameter left out. Every other parameter, biases included, is compared.
+  moved = jax.tree.map(lambda a, b: float(np.abs(a - b).max()), comparable(ref_params),
+                       comparable(init))
+  assert min(jax.tree.leaves(moved)) > 1e-4, moved  # the 5 updates moved every parameter
+  kernel = ("block0", "mlp_in", "kernel")  # logical axes (embed, mlp) -> mesh (fsdp, tensor)
   for shape in [(8, 1, 1), (2, 2, 2), (1, 1, 8)]:
     c.mesh.data, c.mesh.fsdp, c.mesh.tensor = shape
     mesh = sharding.make_mesh(c.mesh)
     assert dict(mesh.shape) == dict(zip(sharding.MESH_AXES, shape))
-    got_losses, got_params = run_steps(c, mesh, fixed_batch, 5)
+    got_losses, got_params, state = run_steps(c, mesh, fixed_batch, 5)
+    # The layout is what the rules say: the MLP kernel split over fsdp x tensor, the batch
+    # over data x fsdp.
+    arr = state.params[kernel[0]][kernel[1]][kernel[2]]
+    full = np.array(arr.shape)
+    assert tuple(arr.sharding.spec) == ("fsdp", "tensor"), arr.sharding.spec
+    np.testing.assert_array_equal(arr.addressable_shards[0].data.shape,
+                                  full // [shape[1], shape[2]], err_msg=str(shape))
+    batch = sharding.global_batch(fixed_batch, mesh)["audio"]
+    assert batch.addressable_shards[0].data.shape[0] == len(fixed_batch["audio"]) // (
+        shape[0] * shape[1])
     # Float32 with a different reduction order per mesh: losses agree to ~1e-6 relative;
     # parameters after 5 Adam steps (lr <= 1e-3) to 1e-5 absolute.
     np.testing.assert_allclose(got_losses, ref_losses, rtol=1e-5, err_msg=str(shape))
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5, err_msg=str(shape)),
-                 got_params, ref_params)
+                 comparable(got_params), comparable(ref_params))
 
 
 @pytest.fixture(scope="module")
