@@ -337,8 +337,8 @@ def main(argv=None):
   for name in ("absl", "orbax", "jax._src"):
     logging.getLogger(name).setLevel(logging.WARNING)
   from drzjax import rttm  # noqa: PLC0415
+  from drzjax import checkpoint  # noqa: PLC0415
   try:
-    from drzjax import checkpoint  # noqa: PLC0415
     d = Diarizer.load(args.workdir)
     d.decoder = args.decoder
     slots = d.vocab.speakers

@@ -73,6 +73,9 @@ def parse_args(argv):
   m.add_argument("--mix-speakers", type=int, help="synthetic: override data.num_speakers")
   m.add_argument("--noise-prob", type=float, help="synthetic: override data.noise_prob")
   m.add_argument("--hyp-out", metavar="DIR", help="also write the hypothesis RTTMs here")
+  m.add_argument("--bank", metavar="PATH",
+                 help="synthetic: build the mixtures from every speaker of this bank (any split), "
+                      "e.g. real voices never trained on, instead of the default bank's test split")
   m.add_argument("--secs", type=float, default=0.0,
                  help="synthetic: score long conversations of this many seconds through "
                       "diarize's chunked, prompted path, and report enrollment accuracy")
@@ -208,8 +211,9 @@ def diarize_and_score(args):
     logging.getLogger(name).setLevel(logging.WARNING)
   from drzjax import audio as audio_lib  # noqa: PLC0415
   from drzjax import diarize  # noqa: PLC0415
+  from drzjax import checkpoint  # noqa: PLC0415
+  from drzjax.data.bank import BankError  # noqa: PLC0415
   try:
-    from drzjax import checkpoint  # noqa: PLC0415
     d = diarize.Diarizer.load(args.workdir)
     d.decoder = args.decoder
     if args.sweep:
@@ -222,7 +226,7 @@ def diarize_and_score(args):
     else:
       result, hyps = _score_folder(d, args)
   except (FileNotFoundError, ValueError, audio_lib.AudioError, OSError,
-          checkpoint.CheckpointMismatch) as e:
+          checkpoint.CheckpointMismatch, BankError) as e:
     print(f"error: {_error_line(e)}", file=sys.stderr)
     return 2
   if args.hyp_out:
@@ -242,13 +246,14 @@ def diarize_and_score(args):
 def test_mixtures(config, num, secs=None, bank_path=None):
   """Held-out synthetic mixtures: the bank's test split (voices never trained on), the stream
   seed + 2 (neither training's nor validation's). secs: long conversations of that length for
-  the chunked path (no prompt examples, no crop, no label budget)."""
+  the chunked path (no prompt examples, no crop, no label budget). bank_path: another bank, all
+  of whose speakers are used (e.g. real voices the model never heard)."""
   import dataclasses  # noqa: PLC0415
   from drzjax import bank as bank_cli  # noqa: PLC0415
   from drzjax.data import mixtures as mixtures_lib  # noqa: PLC0415
   from drzjax.data import pipeline  # noqa: PLC0415
   spec = pipeline.ExampleSpec.from_config(config, bank_path or bank_cli.default_bank(config),
-                                          "test", seed=config.seed + 2)
+                                          "all" if bank_path else "test", seed=config.seed + 2)
   if secs:
     mix = dataclasses.replace(spec.mix, min_secs=secs, max_secs=secs, crop_secs=0.0,
                               prompt_prob=0.0, max_segments=10 ** 6)
@@ -282,7 +287,7 @@ def _score_long(d, args, config):
   """--secs: long conversations through the chunked, prompted path of diarize; DER, and with
   every voice enrolled (a clip from another utterance), the enrollment accuracy."""
   import numpy as np  # noqa: PLC0415
-  mixtures, synth = test_mixtures(config, args.num, secs=args.secs)
+  mixtures, synth = test_mixtures(config, args.num, secs=args.secs, bank_path=args.bank)
   bank = synth.bank()
   refs, hyps, named = {}, {}, []
   for i, m in enumerate(mixtures):
@@ -318,7 +323,7 @@ def _score_synthetic_args(d, args):
       config.data[key] = getattr(args, flag)
   if args.secs:
     return _score_long(d, args, config)
-  mixtures, _ = test_mixtures(config, args.num)
+  mixtures, _ = test_mixtures(config, args.num, bank_path=args.bank)
   if args.baseline:
     b = one_label_baseline(mixtures, args.collar)["overall"]
     logging.info("baseline (oracle speech, one label) on the same mixtures: DER %.2f%% "

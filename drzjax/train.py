@@ -360,12 +360,12 @@ def train_and_evaluate(config, workdir):
                        "%.2f h audio | ETA %s", step, tc.steps, m["loss"], scalars["lr"],
                        m["grad_norm"], sps, scalars["tokens_per_s"], scalars["audio_hours"],
                        _eta((tc.steps - step) / max(sps, 1e-9)))
-      if validator and step % tc.eval_every == 0:
+      out_of_time = time.time() > deadline
+      if validator and (step % tc.eval_every == 0 or out_of_time or step == tc.steps):
         # Learning curves are DER against minutes of training: validation time not counted.
         v0 = time.time()
         validator.run(step, state.params, eval_fn, log, (v0 - t_start - t_valid) / 60)
         t_valid += time.time() - v0
-      out_of_time = time.time() > deadline
       if step % tc.checkpoint_every == 0 or step == tc.steps or preempted or out_of_time:
         save(step, state, jax.device_get(metrics))
       if preempted and preempted[0] == "SIGINT":

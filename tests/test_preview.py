@@ -39,7 +39,7 @@ def test_preview_is_reproducible_and_matches_the_mixtures(small_bank, tmp_path):
   cfg = mixtures.MixConfig.from_config(config)
   bank = bank_lib.open_bank(small_bank)
   for i in range(NUM):
-    mix = mixtures.make_mixture(bank, bank.speakers("val"), config.seed + 1, 5 + i, cfg)
+    mix = mixtures.make(bank, bank.speakers("val"), config.seed + 1, 5 + i, cfg)
     uri = f"mix{i:03d}"
     lines = (a / f"{uri}.rttm").read_text().splitlines()
     assert all(len(line.split()) == 10 and line.startswith(f"SPEAKER {uri} 1 ") for line in lines)

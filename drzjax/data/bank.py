@@ -72,7 +72,9 @@ class Bank:
     self._audio = np.memmap(apath, np.int16, mode="r") if size > 0 else np.zeros(0, np.int16)
 
   def speakers(self, split):
-    """Speakers of a split that have at least one utterance with speech."""
+    """Speakers of a split ("all": every split) that have at least one utterance with speech."""
+    if split == "all":
+      return sorted(self.by_speaker)
     return [s for s in self.splits[split] if s in self.by_speaker]
 
   def utterances_of(self, speaker):
