@@ -48,7 +48,7 @@ def allowed(vocab, pos, gram, knobs, max_len):
   """(n, V) bool: the tokens legal at label position `pos` (scalar) for each row's grammar."""
   used, start, done = (g[:, None] for g in gram)
   v = jnp.arange(vocab.size)[None, :]
-  is_time = (v >= 2) & (v < vocab.first_speaker)
+  is_time = vocab.is_time(v)
   k = v - vocab.first_speaker                        # letter index (>= 0 for letters)
   must_end = pos + 3 >= max_len                      # no room for a triplet and then EOS
   eos_ok = ((pos >= knobs["min_len"]) & (used >= knobs["min_spk"])) | must_end
@@ -71,9 +71,9 @@ def forcing(pos, forced, forced_len, done):
 def advance(vocab, pos, tok, gram):
   """The grammar state after token `tok` (n,) at label position `pos`."""
   used, start, done = gram
-  is_letter = tok >= vocab.first_speaker
+  is_letter = vocab.is_speaker(tok)
   used = jnp.where(is_letter, jnp.maximum(used, tok - vocab.first_speaker + 1), used)
-  is_time = (tok >= 2) & (tok < vocab.first_speaker)
+  is_time = vocab.is_time(tok)
   start = jnp.where((pos % 3 == 0) & is_time, tok, start)
   return used, start, done | (tok == tokens.EOS)
 

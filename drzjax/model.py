@@ -265,7 +265,7 @@ class Diarizer(nn.Module):
     if cfg.use_time_pos:
       # The time a token stands for, on the audio's axis: the sinusoid of the audio position
       # at that time.
-      is_time = (ids >= 2) & (ids < cfg.vocab_size - cfg.speaker_slots)
+      is_time = cfg.vocab.is_time(ids)
       at = (ids - 2) * (cfg.vocab.bin_secs / cfg.frame_secs)
       x = x + jnp.where(is_time[..., None], sinusoid(at, cfg.d_model), 0.0).astype(x.dtype)
     return x

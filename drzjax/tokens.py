@@ -60,12 +60,13 @@ class Vocab:
   def speaker_id(self, k):
     return self.first_speaker + np.asarray(k, np.int32)
 
+  # The token-class rules, written once; ids may be numpy or jax arrays (traced included).
   def is_time(self, ids):
-    ids = np.asarray(ids)
+    ids = ids if hasattr(ids, "shape") else np.asarray(ids)
     return (ids >= 2) & (ids < self.first_speaker)
 
   def is_speaker(self, ids):
-    ids = np.asarray(ids)
+    ids = ids if hasattr(ids, "shape") else np.asarray(ids)
     return (ids >= self.first_speaker) & (ids < self.size)
 
 

@@ -86,11 +86,11 @@ def token_targets(labels, vocab, sigma):
   if sigma <= 0:
     return onehot
   v = jnp.arange(vocab.size)
-  is_time_v = (v >= 2) & (v < vocab.first_speaker)
+  is_time_v = vocab.is_time(v)
   d = (v[None, None, :] - labels[..., None]).astype(jnp.float32) / sigma
   w = jnp.where(is_time_v, jnp.exp(-0.5 * d * d), 0.0)
   w = w / jnp.maximum(w.sum(-1, keepdims=True), 1e-9)
-  is_time = (labels >= 2) & (labels < vocab.first_speaker)
+  is_time = vocab.is_time(labels)
   return jnp.where(is_time[..., None], w, onehot)
 
 
