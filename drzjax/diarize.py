@@ -29,6 +29,7 @@ import numpy as np
 
 from drzjax import audio as audio_lib
 from drzjax import intervals
+from drzjax import logs
 from drzjax import tokens
 from drzjax.data import mixtures
 from drzjax.data import vad
@@ -333,9 +334,7 @@ def output_names(paths):
 
 def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
-  logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr, force=True)
-  for name in ("absl", "orbax", "jax._src"):
-    logging.getLogger(name).setLevel(logging.WARNING)
+  logs.setup()
   from drzjax import rttm  # noqa: PLC0415
   from drzjax import checkpoint  # noqa: PLC0415
   try:

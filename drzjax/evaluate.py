@@ -206,9 +206,8 @@ def one_label_baseline(mixtures, collar=0.0):
 
 def diarize_and_score(args):
   """--workdir --data mode: diarize (synthetic mixtures or a folder of wavs), then score."""
-  logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-  for name in ("absl", "orbax", "jax._src"):
-    logging.getLogger(name).setLevel(logging.WARNING)
+  from drzjax import logs  # noqa: PLC0415
+  logs.setup()
   from drzjax import audio as audio_lib  # noqa: PLC0415
   from drzjax import diarize  # noqa: PLC0415
   from drzjax import checkpoint  # noqa: PLC0415

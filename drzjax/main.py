@@ -11,6 +11,8 @@ import sys
 from absl import flags
 from ml_collections import config_flags
 
+from drzjax import logs
+
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/base.py", "Config file[:variant].")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (default runs/<variant>).")
 _COORD = flags.DEFINE_string("coordinator_address", "", "host:port of process 0 (multi-process).")
@@ -37,12 +39,9 @@ def parse_flags(argv):
 
 
 def setup_logging():
-  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname).1s %(message)s",
-                      datefmt="%H:%M:%S", stream=sys.stderr, force=True)
+  logs.setup(timestamps=True)
   from absl import logging as absl_logging  # noqa: PLC0415
   absl_logging.set_verbosity(absl_logging.WARNING)  # orbax/grain chatter
-  for name in ("absl", "orbax", "jax._src"):
-    logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def main(argv):
