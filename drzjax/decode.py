@@ -253,9 +253,11 @@ def beam_search(model, variables, wave, knobs, forced, forced_len, width, max_le
 
   def cond(st):
     # Log-probs only fall and the penalty only grows, so a live beam can at best reach
-    # logp / bp(max_len); stop once no row has a live beam that could beat its best finished.
+    # logp / bp(max_len). A row is done once it holds W finished beams and its best live beam
+    # cannot beat the worst of them (flax wmt's criterion): then the whole n-best is final,
+    # not only its first entry.
     bound = jnp.max(st.live_logp, axis=1) / best_possible_bp
-    done = jnp.any(st.fin_flags, 1) & (jnp.max(st.fin_scores, 1) >= bound)
+    done = jnp.all(st.fin_flags, 1) & (jnp.min(st.fin_scores, 1) >= bound)
     return (st.pos + 1 < max_len) & ~jnp.all(done)
 
   def body(st):

@@ -384,3 +384,54 @@ def test_decode_step_updates_the_cache_in_place(causal, batch):
   in_place = [w for w in writes if "dynamic-update-slice" in w]
   assert len(in_place) == 2 * CFG.num_layers, writes  # one key and one value write per layer
   assert writes == in_place, f"cache-sized copies or transposes in the decode loop: {writes}"
+
+
+def _exhaustive_nbest(model, params, wave, alpha, n):
+  """Every legal label sequence of a tiny vocabulary, scored as beam search scores them
+  (log-softmax of the raw logits summed up to and including EOS, / ((5 + len) / 6) ** alpha)."""
+  cfg, vocab = model.cfg, model.cfg.vocab
+  knobs = {"min_spk": jnp.int32(0), "max_spk": jnp.int32(cfg.speaker_slots),
+           "min_len": jnp.int32(0)}
+  seqs = []
+
+  def grow(prefix, gram):
+    pos = len(prefix)
+    ok = np.asarray(dec.allowed(vocab, jnp.int32(pos), gram, knobs, cfg.max_label_len))[0]
+    for t in np.nonzero(ok)[0]:
+      if t == tokens.EOS:
+        seqs.append(prefix + [int(t)])
+      elif t != tokens.PAD:
+        grow(prefix + [int(t)], dec.advance(vocab, jnp.int32(pos), jnp.array([t]), gram))
+  grow([], dec.grammar_init(1))
+  ids = np.array([s + [0] * (cfg.max_label_len - len(s)) for s in seqs], np.int32)
+  logits = model.apply({"params": params}, np.repeat(wave, len(ids), 0), ids)
+  logp = np.asarray(jax.nn.log_softmax(logits, -1))
+  scores = []
+  for row, s in zip(logp, seqs):
+    total = sum(row[i, t] for i, t in enumerate(s))
+    scores.append(total / dec.brevity_penalty(alpha, len(s)))
+  order = np.argsort(scores)[::-1][:n]
+  return [tuple(seqs[i]) for i in order], np.array(scores)[order], len(seqs)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.6])
+def test_beam_nbest_equals_exhaustive_search(alpha):
+  """A vocabulary of 4 times and 2 letters, 2 triplets at most: 211 legal sequences, no prefix
+  set larger than 200, so a beam of 256 keeps them all and its n-best must be the exhaustive
+  top n (with a stop on the best finished beam alone, the later entries were incomplete)."""
+  cfg = ModelConfig(vocab_size=8, speaker_slots=2, max_secs=0.48, max_label_len=7, d_model=16,
+                    num_layers=1, num_heads=2)
+  model = Diarizer(cfg)
+  params = nn.unbox(model.init(jax.random.key(3), jnp.zeros((1, cfg.num_samples)),
+                               jnp.zeros((1, cfg.max_label_len), jnp.int32)))["params"]
+  # Sharper than the init: scores spread out, so the order is decided by the model, not ties.
+  params = jax.tree.map(lambda x: 4 * x, params)
+  wave = waves(1)[:, :cfg.num_samples]
+  width, n = 256, 64
+  want, want_scores, total = _exhaustive_nbest(model, params, wave, alpha, n)
+  assert n < total <= width
+  _, seqs, scores = dec.decode(params, model, wave, mode="beam", beam=width,
+                               length_penalty=alpha, return_scores=True)
+  got = [tuple(int(t) for t in s[:list(s).index(tokens.EOS) + 1]) for s in seqs[0][:n]]
+  np.testing.assert_allclose(scores[0][:n], want_scores, rtol=1e-5)  # cache vs full: float32
+  assert got == want
