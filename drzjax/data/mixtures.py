@@ -159,6 +159,27 @@ def _pitch_shift(x, sr, semitones, n_fft=1024, hop=256):
   return librosa.util.fix_length(y, size=len(x)).astype(np.float32)
 
 
+def _next_voice(rng, first, prev, n_spk):
+  """The voice of the next turn: those in `first` in order (popped; never the previous voice
+  twice in a row), then anyone but the previous voice."""
+  if first:
+    k = int(first.pop(0))
+    if k == prev and first:
+      first.append(k)
+      k = int(first.pop(0))
+    return k
+  others = [j for j in range(n_spk) if j != prev]
+  return int(others[rng.integers(len(others))])
+
+
+def _turn_start(rng, cfg, prev, prev_start, prev_end, last_end_k):
+  """Sample where the next turn starts: a gap in [-interrupt_max, silence_max] after the last
+  turn (negative: an interruption), never before the last turn's start, never inside this
+  voice's own previous turn."""
+  gap = rng.uniform(0 if prev < 0 else -cfg.interrupt_max, cfg.silence_max)
+  return max(int(prev_end + gap * cfg.sample_rate), int(last_end_k), prev_start, 0)
+
+
 def make_mixture(bank, speakers, seed, index, cfg):
   """Mixture `index` of the stream `seed`, drawing from `speakers` (a list of bank speakers)."""
   if len(speakers) < 2:
@@ -189,16 +210,8 @@ def make_mixture(bank, speakers, seed, index, cfg):
   prev, prev_end, prev_start, n_regions = -1, 0, 0, 0
   order = list(rng.permutation(n_spk))  # everyone speaks once before anyone speaks twice
   while n_regions < cfg.max_segments:
-    if order:
-      k = int(order.pop(0))
-      if k == prev:
-        order.append(k)
-        k = int(order.pop(0))
-    else:
-      others = [j for j in range(n_spk) if j != prev]
-      k = int(others[rng.integers(len(others))])
-    gap = rng.uniform(0 if prev < 0 else -cfg.interrupt_max, cfg.silence_max)
-    start = max(int(prev_end + gap * sr), int(last_end[k]), prev_start, 0)
+    k = _next_voice(rng, order, prev, n_spk)
+    start = _turn_start(rng, cfg, prev, prev_start, prev_end, last_end[k])
     if start >= total - int(0.2 * sr):
       break
     # A speaker's first turn leaves room (a gap and MIN_TURN_SECS each) and label budget for
@@ -236,18 +249,7 @@ def make_mixture(bank, speakers, seed, index, cfg):
     last_end[k] = start + len(x)
     prev, prev_start, prev_end = k, start, start + len(x)
 
-  if rng.random() < cfg.noise_prob:
-    snr = rng.uniform(cfg.snr_min, cfg.snr_max)
-    noise = rng.standard_normal(total, dtype=np.float32)
-    if rng.random() < 0.5:  # brown-ish noise half of the time: a one-pole low-pass
-      noise = scipy.signal.lfilter(np.float32([1.0]), np.float32([1.0, -0.98]), noise)
-    active = np.zeros(total, bool)
-    for regs in labels.values():
-      for a, b in regs:
-        active[a:b] = True
-    p_speech = float(np.mean(mix[active] ** 2)) if active.any() else REF_RMS ** 2
-    p_noise = float(np.mean(noise ** 2))
-    mix += noise * np.float32(np.sqrt(p_speech / p_noise / 10 ** (snr / 10)))
+  _add_noise(mix, labels, rng, cfg)
   peak = float(np.abs(mix).max(initial=0.0))
   if peak > 0.99:
     mix *= np.float32(0.99 / peak)
@@ -358,13 +360,8 @@ def _conversation(bank, speakers, rng, cfg):
   first = list(rng.permutation(n_spk))  # everyone speaks once, then anyone but the last voice
   prev, prev_start, prev_end = -1, 0, 0
   while n_regions < cfg.max_segments:
-    if first:
-      k = int(first.pop(0))
-    else:
-      others = [j for j in range(n_spk) if j != prev]
-      k = int(others[rng.integers(len(others))])
-    gap = rng.uniform(0 if prev < 0 else -cfg.interrupt_max, cfg.silence_max)
-    start = max(int(prev_end + gap * sr), int(last_end[k]), prev_start, 0)
+    k = _next_voice(rng, first, prev, n_spk)
+    start = _turn_start(rng, cfg, prev, prev_start, prev_end, last_end[k])
     if start >= length - int(0.2 * sr):
       break
     n = place(k, start, int(rng.uniform(cfg.min_turn_secs, cfg.max_turn_secs) * sr))
