@@ -153,8 +153,11 @@ class Diarizer:
     if not os.path.exists(path):
       raise FileNotFoundError(f"{workdir}: not a drzjax run directory (no config.json); train "
                               f"one with python -m drzjax.main --workdir={workdir}")
-    with open(path) as f:
-      config = ml_collections.ConfigDict(json.load(f))
+    try:
+      with open(path) as f:
+        config = ml_collections.ConfigDict(json.load(f))
+    except (OSError, ValueError) as e:
+      raise ValueError(f"{path}: unreadable run config ({e})") from None
     model = model_lib.Diarizer(model_lib.ModelConfig.from_config(config))
     abstract = nn.meta.unbox(jax.eval_shape(lambda: model_lib.init_params(model, jax.random.key(0))))
     step, params = ckpt_lib.restore_params(workdir, abstract)

@@ -28,10 +28,19 @@ def parse_flags(argv):
     print("\n  --config.SECTION.KEY=VALUE: override any field of the config file "
           "(configs/base.py lists them)")
     sys.exit(0)
+  for a in argv[1:]:  # before any heavy import: a missing config file is a one-line error
+    if a.startswith("--config="):
+      path = a.split("=", 1)[1].split(":", 1)[0]
+      if not os.path.isfile(path):
+        sys.exit(f"error: --config: no such config file {path!r} (e.g. configs/base.py or "
+                 "configs/base.py:tiny)")
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
-    sys.exit(f"error: {e}")
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    # A config file that raised: absl puts its traceback in the message; keep the first line
+    # (which flag) and the last (what went wrong).
+    sys.exit(f"error: {lines[0]} {lines[-1]}" if len(lines) > 1 else f"error: {e}")
   except (AttributeError, KeyError, ValueError, TypeError) as e:
     bad = [a for a in argv[1:] if a.startswith("--config")]
     msg = str(e).strip("'\"").replace("\\n", " ").replace("\\'", "'")
@@ -51,7 +60,11 @@ def main(argv):
   sharding.maybe_initialize_distributed(_COORD.value, _NPROC.value, _PID.value)
   from drzjax import checkpoint, train  # noqa: PLC0415
   from drzjax.data.bank import BankError  # noqa: PLC0415
-  config = _CONFIG.value
+  try:
+    config = _CONFIG.value  # ml_collections loads the file here
+  except (OSError, ValueError, KeyError, AttributeError, TypeError) as e:
+    msg = str(e).strip("'\"").splitlines()[0]
+    sys.exit(f"error: bad --config: {msg}")
   workdir = _WORKDIR.value or os.path.join("runs", config.variant)
   try:
     train.train_and_evaluate(config, workdir)

@@ -36,11 +36,20 @@ def _lines(path):
     try:
       line = raw.decode("utf-8")
     except UnicodeDecodeError:
-      raise FormatError(f"{path}:{lineno}: not UTF-8 text: {raw!r}") from None
+      raise FormatError(f"{path}:{lineno}: not UTF-8 text: {_show(raw)}") from None
     fields = line.split()
     if not fields or fields[0].startswith(";;"):
       continue
     yield lineno, line, fields
+
+
+MAX_SECS = 1e7  # ~115 days: any time beyond is a broken file, not a recording
+
+
+def _show(line, limit=120):
+  """A line for an error message: repr, cut (a binary file's "line" can be kilobytes)."""
+  r = repr(line)
+  return r if len(r) <= limit else r[:limit] + f"... ({len(line)} characters)"
 
 
 def _time(path, lineno, line, text, what):
@@ -49,7 +58,10 @@ def _time(path, lineno, line, text, what):
   except ValueError:
     t = math.nan
   if not math.isfinite(t):
-    raise FormatError(f"{path}:{lineno}: non-numeric {what} {text!r}: {line!r}")
+    raise FormatError(f"{path}:{lineno}: non-numeric {what} {_show(text, 40)}: {_show(line)}")
+  if abs(t) > MAX_SECS:
+    raise FormatError(f"{path}:{lineno}: {what} {text} is out of range (more than "
+                      f"{MAX_SECS:g} s): {_show(line)}")
   return t
 
 
@@ -61,17 +73,17 @@ def read_rttm(path):
   out = {}
   for lineno, line, f in _lines(path):
     if len(f) != 10:
-      raise FormatError(f"{path}:{lineno}: expected 10 fields, got {len(f)}: {line!r}")
+      raise FormatError(f"{path}:{lineno}: expected 10 fields, got {len(f)}: {_show(line)}")
     if f[0] not in RTTM_TYPES:
-      raise FormatError(f"{path}:{lineno}: unknown RTTM record type {f[0]!r}: {line!r}")
+      raise FormatError(f"{path}:{lineno}: unknown RTTM record type {f[0]!r}: {_show(line)}")
     if f[0] != "SPEAKER":
       continue
     tbeg = _time(path, lineno, line, f[3], "onset")
     tdur = _time(path, lineno, line, f[4], "duration")
     if tbeg < 0:
-      raise FormatError(f"{path}:{lineno}: negative onset {f[3]}: {line!r}")
+      raise FormatError(f"{path}:{lineno}: negative onset {f[3]}: {_show(line)}")
     if tdur < 0:
-      raise FormatError(f"{path}:{lineno}: negative duration {f[4]}: {line!r}")
+      raise FormatError(f"{path}:{lineno}: negative duration {f[4]}: {_show(line)}")
     out.setdefault(f[1], []).append((tbeg, tbeg + tdur, f[7]))
   return out
 
@@ -82,14 +94,14 @@ def read_uem(path):
   for lineno, line, f in _lines(path):
     if len(f) != 4:
       raise FormatError(f"{path}:{lineno}: expected 4 fields (uri chan start end), "
-                        f"got {len(f)}: {line!r}")
+                        f"got {len(f)}: {_show(line)}")
     start = _time(path, lineno, line, f[2], "start")
     end = _time(path, lineno, line, f[3], "end")
     if start < 0:
-      raise FormatError(f"{path}:{lineno}: negative start {f[2]}: {line!r}")
+      raise FormatError(f"{path}:{lineno}: negative start {f[2]}: {_show(line)}")
     if end < start:
       raise FormatError(f"{path}:{lineno}: negative duration (end {f[3]} < start {f[2]}): "
-                        f"{line!r}")
+                        f"{_show(line)}")
     out.setdefault(f[0], []).append((start, end))
   return out
 

@@ -312,3 +312,14 @@ def test_cli_out_that_is_a_file(tmp_path):
   (tmp_path / "f").write_text("x")
   r = _cli("x.wav", f"--out={tmp_path / 'f'}")
   assert r.returncode != 0 and "Traceback" not in r.stderr and "not a directory" in r.stderr
+
+
+def test_truncated_run_config_names_the_file(tiny_run, tmp_path):
+  import shutil  # noqa: PLC0415
+  wd = tmp_path / "run"
+  shutil.copytree(tiny_run, wd)
+  cfg = wd / "config.json"
+  cfg.write_text(cfg.read_text()[:40])
+  r = _cli(f"--workdir={wd}", "x.wav")
+  assert r.returncode != 0 and "Traceback" not in r.stderr
+  assert "config.json: unreadable run config" in r.stderr, r.stderr

@@ -116,3 +116,15 @@ def test_collect_merges_files_and_reports_missing_paths(tmp_path):
     rttm.collect_rttm(tmp_path / "missing")
   with pytest.raises(FileNotFoundError, match=r"no \*.uem files"):
     rttm.collect_uem(tmp_path)
+
+
+def test_absurd_times_and_binary_files_are_short_clear_errors(tmp_path):
+  huge = tmp_path / "huge.rttm"
+  huge.write_text("SPEAKER a 1 1e308 1.0 <NA> <NA> x <NA> <NA>\n")
+  with pytest.raises(rttm.FormatError, match=r"huge.rttm:1: onset 1e308 is out of range"):
+    rttm.read_rttm(huge)
+  binary = tmp_path / "binary.rttm"
+  binary.write_bytes(bytes(range(11, 256)) * 200)  # 49 KB without a newline
+  with pytest.raises(rttm.FormatError) as e:
+    rttm.read_rttm(binary)
+  assert "binary.rttm:" in str(e.value) and len(str(e.value)) < 400

@@ -346,3 +346,17 @@ def test_validation_der_and_timeline_image(small_bank, tmp_path):
             for v in e.summary.value if v.tag == "val/timeline"]
   assert len(images) == 1 and images[0].encoded_image_string[:4] == b"\x89PNG"
   assert images[0].width > 100 and images[0].height > 50
+
+
+@pytest.mark.parametrize("config,needle", [
+    ("configs/nope.py", "no such config file 'configs/nope.py'"),
+    ("configs/base.py:tinyy", "unknown config variant 'tinyy'"),
+])
+def test_bad_config_file_or_variant_is_one_line(tmp_path, config, needle):
+  import subprocess, sys  # noqa: E401, PLC0415
+  from conftest import ROOT  # noqa: PLC0415
+  r = subprocess.run([sys.executable, "-m", "drzjax.main", f"--config={config}",
+                      f"--workdir={tmp_path / 'run'}"], cwd=ROOT, capture_output=True, text=True,
+                     timeout=120)
+  _assert_clean_failure(r, needle)
+  assert len(r.stderr.strip().splitlines()) == 1, r.stderr
