@@ -1,0 +1,52 @@
+"""The model's input features against a reference implementation, and reduced-precision compute."""
+import jax
+import jax.numpy as jnp
+import librosa
+import numpy as np
+import pytest
+
+from configs.base import get_config
+from drzjax import audio
+from drzjax import model as model_lib
+
+
+@pytest.mark.parametrize("n_fft,hop", [(640, 320), (1024, 256), (400, 160)])
+def test_log_mel_matches_librosa(n_fft, hop):
+  """audio.log_mel == librosa's centred power mel spectrogram (Slaney filters, periodic Hann,
+  reflect padding), then log10, an 8-decade floor under the peak and (x + 4) / 4."""
+  rng = np.random.default_rng(0)
+  t = np.arange(16000 * 2) / 16000
+  wave = (0.3 * np.sin(2 * np.pi * 220 * t) * (t > 0.5) + 0.01 * rng.standard_normal(t.size))
+  wave = wave.astype(np.float32)
+  got = np.asarray(audio.log_mel(jnp.asarray(wave[None]), 16000, n_fft, hop, 80))[0]
+  mel = librosa.feature.melspectrogram(y=wave, sr=16000, n_fft=n_fft, hop_length=hop,
+                                       n_mels=80, power=2.0, center=True, pad_mode="reflect",
+                                       window="hann").T
+  ref = np.log10(np.maximum(mel, 1e-10))
+  ref = (np.maximum(ref, ref.max() - 8.0) + 4.0) / 4.0
+  assert got.shape == ref.shape
+  np.testing.assert_allclose(got, ref, atol=2e-3)
+
+
+def test_bfloat16_compute_tracks_float32():
+  """model.dtype=bfloat16 (GPU/TPU): parameters stay float32, activations bfloat16, and the
+  logits follow the float32 ones."""
+  c = get_config("tiny")
+  cfg32 = model_lib.ModelConfig.from_config(c)
+  c.model.dtype = "bfloat16"
+  cfg16 = model_lib.ModelConfig.from_config(c)
+  m32, m16 = model_lib.Diarizer(cfg32), model_lib.Diarizer(cfg16)
+  params = jax.tree.map(lambda x: x, model_lib.init_params(m32, jax.random.key(0)))
+  params = jax.tree.map(lambda x: getattr(x, "value", x), params,
+                        is_leaf=lambda x: hasattr(x, "value"))
+  assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(params))
+  rng = np.random.default_rng(1)
+  wave = 0.1 * rng.standard_normal((2, cfg32.num_samples)).astype(np.float32)
+  labels = rng.integers(2, cfg32.vocab_size, (2, cfg32.max_label_len)).astype(np.int32)
+  l32, f32 = m32.apply({"params": params}, wave, labels, with_frames=True)
+  l16, f16 = m16.apply({"params": params}, wave, labels, with_frames=True)
+  assert l16.dtype == jnp.float32  # logits are returned in float32 whatever the compute dtype
+  p32, p16 = jax.nn.softmax(l32), jax.nn.softmax(l16)
+  assert float(jnp.abs(p32 - p16).max()) < 0.05
+  assert float(jnp.abs(jax.nn.sigmoid(f32) - jax.nn.sigmoid(f16)).max()) < 0.05
+  assert float(jnp.abs(l32 - l16).mean()) > 0  # bfloat16 really ran
