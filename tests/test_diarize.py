@@ -323,3 +323,16 @@ def test_truncated_run_config_names_the_file(tiny_run, tmp_path):
   r = _cli(f"--workdir={wd}", "x.wav")
   assert r.returncode != 0 and "Traceback" not in r.stderr
   assert "config.json: unreadable run config" in r.stderr, r.stderr
+
+
+def test_cli_enroll_names_the_prompt_voice(tiny_run, tmp_path):
+  rng = np.random.default_rng(10)
+  sf.write(tmp_path / "clip.wav", harmonic_voice(rng, 110.0, 2 * SR), SR)
+  sf.write(tmp_path / "talk.wav", harmonic_voice(rng, 110.0, 3 * SR), SR)
+  r = _cli(f"--workdir={tiny_run}", str(tmp_path / "talk.wav"), f"--out={tmp_path / 'o'}",
+           f"--enroll=bob={tmp_path / 'clip.wav'}")
+  assert r.returncode == 0, r.stderr
+  segs = rttm.read_rttm(tmp_path / "o" / "talk.rttm").get("talk", [])
+  assert all(0 <= s < e <= 3.0 + 1e-3 for s, e, _ in segs)
+  r = _cli(f"--workdir={tiny_run}", str(tmp_path / "talk.wav"), "--enroll=bob")
+  assert r.returncode != 0 and "expected NAME=clip.wav" in r.stderr
