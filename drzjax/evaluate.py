@@ -7,7 +7,7 @@ prints a table (one row per reference uri, then OVERALL) and, with --json, write
 {"files": {uri: {der, false_alarm, missed, confusion, total, jer}}, "overall": {...}}
 with der/jer as fractions and the others in seconds (total = scored reference speaker time).
 
-  python -m drzjax.evaluate --workdir=runs/base --data=synthetic [--num=64] [--beam=4]
+  python -m drzjax.evaluate --workdir=runs/base --data=synthetic [--num=200] [--beam=4]
                             [--interrupt-max=1.0 --silence-max=0.5 --mix-speakers=3]
   python -m drzjax.evaluate --workdir=runs/base --data=DIR [--hyp-out=DIR]
 
@@ -65,7 +65,8 @@ def parse_args(argv):
                       "frame head's speaker activity)")
   m.add_argument("--data", metavar="synthetic|DIR",
                  help="held-out synthetic mixtures, or a directory of *.wav + *.rttm (+ *.uem)")
-  m.add_argument("--num", type=int, default=64, help="synthetic mixtures to score (default 64)")
+  m.add_argument("--num", type=int, default=200,
+                 help="synthetic mixtures to score (default 200, the set MODEL.md reports)")
   m.add_argument("--beam", type=int, default=1, help="beam width (1 = greedy)")
   m.add_argument("--batch", type=int, default=16, help="synthetic mixtures decoded at once")
   m.add_argument("--interrupt-max", type=float, help="synthetic: override data.interrupt_max")
