@@ -9,6 +9,10 @@ train.max_minutes, validated every --eval-every steps on the same fixed val-spli
 Validation time is not counted in the minutes. Prints a table of val DER (greedy tokens and frame
 head, collar 0) and the listening gap against minutes of training, and writes OUT/curves.md and
 OUT/curves.png. A rerun skips variants whose run already reached the minutes.
+
+Each run validates on its own config's data, so a variant that changes the data (relay) has a
+curve on other mixtures. The comparison that counts is the last table: every final checkpoint
+scored on the same 200 held-out conversations of test-split voices (the recipe's data).
 """
 import argparse
 import json
@@ -56,6 +60,28 @@ def train(name, out, minutes, eval_every):
     sys.exit(f"error: {name} failed (exit {r.returncode}); see {out}/{name}.log")
 
 
+def final_scores(out, names, num=200):
+  """{name: {(decoder, collar): DER}} of each run's final checkpoint on the recipe's held-out
+  conversations (the same mixtures for every variant)."""
+  sys.path.insert(0, ROOT)
+  from configs.base import get_config  # noqa: PLC0415
+  from drzjax import diarize, evaluate  # noqa: PLC0415
+  mixtures, _ = evaluate.test_mixtures(get_config("small"), num)
+  scores = {}
+  for n in names:
+    if not curve(os.path.join(out, n)):
+      continue
+    d = diarize.Diarizer.from_workdir(os.path.join(out, n))
+    scores[n] = {}
+    for decoder in ("tokens", "frames"):
+      for collar in (0.0, 0.25):
+        r, _ = evaluate.score_synthetic(d.params, d.model, mixtures, batch=16, collar=collar,
+                                        decoder=decoder)
+        scores[n][(decoder, collar)] = r["overall"]["der"]
+  base = {c: evaluate.one_label_baseline(mixtures, c)["overall"]["der"] for c in (0.0, 0.25)}
+  return scores, base
+
+
 def report(out, names):
   rows = {n: curve(os.path.join(out, n)) for n in names}
   lines = ["| variant | change | minutes → val DER tokens / frames (collar 0), listening gap |",
@@ -64,6 +90,15 @@ def report(out, names):
     cells = "; ".join(f"{t:.1f} min: {100 * d:.1f} / {100 * f:.1f}%, gap {g:.2f}"
                       for t, _, d, f, g in pts)
     lines.append(f"| {n} | {' '.join(VARIANTS[n]) or '(none)'} | {cells or 'no run'} |")
+  scores, base = final_scores(out, names)
+  lines += ["", "Final checkpoints on the same 200 held-out conversations (test-split voices):", "",
+            "| variant | tokens, collar 0.25 | tokens, collar 0 | frames, collar 0.25 | "
+            "frames, collar 0 |", "|---|---|---|---|---|"]
+  for n, s in scores.items():
+    lines.append(f"| {n} | " + " | ".join(f"{100 * s[(d, c)]:.1f}%" for d in ("tokens", "frames")
+                                           for c in (0.25, 0.0)) + " |")
+  lines.append(f"| oracle speech, one label | {100 * base[0.25]:.1f}% | {100 * base[0.0]:.1f}% "
+               f"| | |")
   text = "\n".join(lines)
   print(text)
   with open(os.path.join(out, "curves.md"), "w") as f:

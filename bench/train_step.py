@@ -63,6 +63,7 @@ def random_batch(cfg, batch, rng):
     row[3 * n] = tokens.EOS
   return {"audio": (0.01 * rng.standard_normal((batch, cfg.num_samples))).astype(np.float32),
           "labels": labels,
+          "frames": (rng.random((batch, cfg.num_audio, cfg.speaker_slots)) < 0.3).astype(np.uint8),
           "num_samples": np.full((batch,), cfg.num_samples, np.int32)}
 
 
