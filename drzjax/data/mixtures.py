@@ -159,6 +159,15 @@ def _pitch_shift(x, sr, semitones, n_fft=1024, hop=256):
   return librosa.util.fix_length(y, size=len(x)).astype(np.float32)
 
 
+def _draw_voices(rng, speakers, cfg):
+  """2 .. num_speakers distinct voices of `speakers` (count weighted by speaker_weights)."""
+  counts = np.arange(2, cfg.num_speakers + 1)
+  counts = counts[counts <= len(speakers)]
+  p = np.asarray(cfg.speaker_weights[:len(counts)], np.float64) if cfg.speaker_weights else None
+  n_spk = int(rng.choice(counts, p=None if p is None else p / p.sum()))
+  return [speakers[i] for i in rng.choice(len(speakers), n_spk, replace=False)]
+
+
 def _next_voice(rng, first, prev, n_spk):
   """The voice of the next turn: those in `first` in order (popped; never the previous voice
   twice in a row), then anyone but the previous voice."""
@@ -186,11 +195,8 @@ def make_mixture(bank, speakers, seed, index, cfg):
     raise ValueError(f"need at least 2 speakers to mix, the split has {len(speakers)}")
   rng = rng_for(seed, index)
   sr = cfg.sample_rate
-  counts = np.arange(2, cfg.num_speakers + 1)
-  counts = counts[counts <= len(speakers)]
-  p = np.asarray(cfg.speaker_weights[:len(counts)], np.float64) if cfg.speaker_weights else None
-  n_spk = int(rng.choice(counts, p=None if p is None else p / p.sum()))
-  chosen = [speakers[i] for i in rng.choice(len(speakers), n_spk, replace=False)]
+  chosen = _draw_voices(rng, speakers, cfg)
+  n_spk = len(chosen)
   total = int(rng.uniform(cfg.min_secs, cfg.max_secs) * sr)
   max_turn = int(cfg.max_turn_secs * sr)
 
@@ -326,11 +332,8 @@ def _conversation(bank, speakers, rng, cfg):
   if len(speakers) < 2:
     raise ValueError(f"need at least 2 speakers to mix, the split has {len(speakers)}")
   sr = cfg.sample_rate
-  counts = np.arange(2, cfg.num_speakers + 1)
-  counts = counts[counts <= len(speakers)]
-  p = np.asarray(cfg.speaker_weights[:len(counts)], np.float64) if cfg.speaker_weights else None
-  n_spk = int(rng.choice(counts, p=None if p is None else p / p.sum()))
-  chosen = [speakers[i] for i in rng.choice(len(speakers), n_spk, replace=False)]
+  chosen = _draw_voices(rng, speakers, cfg)
+  n_spk = len(chosen)
   voices = _Voices(bank, chosen, rng, cfg)
   total = int(rng.uniform(cfg.min_secs, cfg.max_secs) * sr)
   offset = int(rng.uniform(0, cfg.crop_secs) * sr)  # the chunk is [offset, offset + total)
