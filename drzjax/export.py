@@ -39,9 +39,11 @@ def unflatten(flat):
   return out
 
 
-def _atomic_write(path, write):
+def _atomic_write(path, write, mode="w"):
+  """write(file) into path + ".tmp", closed (flushed) before the rename: no half file."""
   tmp = path + ".tmp"
-  write(tmp)
+  with open(tmp, mode) as f:
+    write(f)
   os.replace(tmp, path)
 
 
@@ -56,12 +58,10 @@ def export(workdir, out, note=""):
           "workdir": os.path.abspath(workdir), "device": str(jax.devices()[0].device_kind),
           "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
           "note": note}
-  _atomic_write(os.path.join(out, "params.npz"),
-                lambda p: np.savez(open(p, "wb"), **flat))
-  _atomic_write(os.path.join(out, "config.json"),
-                lambda p: open(p, "w").write(d.config.to_json(indent=2)))
+  _atomic_write(os.path.join(out, "params.npz"), lambda f: np.savez(f, **flat), "wb")
+  _atomic_write(os.path.join(out, "config.json"), lambda f: f.write(d.config.to_json(indent=2)))
   _atomic_write(os.path.join(out, "meta.json"),
-                lambda p: open(p, "w").write(json.dumps(meta, indent=2) + "\n"))
+                lambda f: f.write(json.dumps(meta, indent=2) + "\n"))
   return meta
 
 

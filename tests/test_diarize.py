@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 import soundfile as sf
@@ -336,3 +337,19 @@ def test_cli_enroll_names_the_prompt_voice(tiny_run, tmp_path):
   assert all(0 <= s < e <= 3.0 + 1e-3 for s, e, _ in segs)
   r = _cli(f"--workdir={tiny_run}", str(tmp_path / "talk.wav"), "--enroll=bob")
   assert r.returncode != 0 and "expected NAME=clip.wav" in r.stderr
+
+
+def test_export_round_trip(tiny_run, tmp_path):
+  """drzjax.export writes a run's parameters; Diarizer.pretrained reads back the same arrays,
+  config and step, and diarizes identically."""
+  from drzjax import export  # noqa: PLC0415
+  meta = export.export(tiny_run, str(tmp_path / "m"), note="test")
+  assert sorted(os.listdir(tmp_path / "m")) == ["config.json", "meta.json", "params.npz"]
+  a, b = diarize.Diarizer.from_workdir(tiny_run), diarize.Diarizer.pretrained(str(tmp_path / "m"))
+  assert b.step == a.step == meta["step"] and b.config.variant == "tiny"
+  flat_a, flat_b = export.flatten(jax.device_get(a.params)), export.flatten(b.params)
+  assert sorted(flat_a) == sorted(flat_b)
+  for k in flat_a:
+    np.testing.assert_array_equal(flat_a[k], np.asarray(flat_b[k]))
+  wave = harmonic_voice(np.random.default_rng(11), 150.0, 3 * SR)
+  assert a(wave).segments == b(wave).segments
