@@ -157,7 +157,7 @@ def main(argv):
   num -= num % batch
   cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
   print(f"bank: {path} ({kind}; {len(bank.speakers('train'))} train speakers, "
-        f"{bank.seconds('train') / 60:.1f} min)")
+        f"{sum(u.length for s in bank.speakers('train') for u in bank.utterances_of(s)) / bank.sample_rate / 60:.1f} min)")
   print(f"config: {config.variant}, {secs:g} s mixtures, {spec.mix.num_speakers} speakers max, "
         f"{cpus} CPUs, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 

@@ -18,10 +18,13 @@ def get_config(arg=None):
   c.variant = variant
   c.seed = 0
 
-  # Speaker bank. An empty path means the embedded default: espeak-ng voices synthesised into
-  # cache_dir the first time they are needed.
+  # Speaker bank(s). An empty path (or "default") means the embedded default: espeak-ng voices
+  # synthesised into cache_dir the first time they are needed. Several banks, separated by
+  # commas, are mixed: "default,/data/banks/libritts" draws voices from both, each bank with its
+  # weight in bank.weights ("1,1"; "" = equal), so one mixture may combine voices of both.
   c.bank = ml_collections.ConfigDict()
   c.bank.path = ""
+  c.bank.weights = ""
   c.bank.cache_dir = "~/.cache/drzjax"
   c.bank.tts_speakers = 240
   c.bank.tts_utterances = 6          # utterances per synthetic speaker
@@ -57,6 +60,18 @@ def get_config(arg=None):
   c.data.volume_depth = 0.5
   c.data.workers = 0                 # grain worker processes (0 = in the training process)
   c.data.prefetch = 4
+
+  # Channels that real recordings have (drzjax/data/channel.py), each a probability: per voice
+  # (eq, reverb) or per conversation (the rest). All 0: clean synthetic audio.
+  c.channel = ml_collections.ConfigDict()
+  c.channel.eq_prob = 0.0
+  c.channel.reverb_prob = 0.0
+  c.channel.babble_prob = 0.0
+  c.channel.hum_prob = 0.0
+  c.channel.click_prob = 0.0
+  c.channel.breath_prob = 0.0
+  c.channel.floor_prob = 0.0
+  c.channel.telephone_prob = 0.0
 
   # Token layout (docs/design.md): V ids = PAD, EOS, time bins, speaker slots. 136 ids over
   # 10 s = 126 bins of 80 ms: one bin per audio position (model.hop * strides = 80 ms).
@@ -99,6 +114,7 @@ def get_config(arg=None):
   c.train.eval_size = 16
   c.train.time_sigma = 0.5           # time targets: Gaussian over neighbouring bins (0 = one-hot)
   c.train.frame_weight = 1.0         # weight of the frame-level speaker-activity loss (0 = off)
+  c.train.init_from = ""             # an exported model (drzjax.export) to fine-tune from
 
   # Device mesh; -1 takes the remaining devices.
   c.mesh = ml_collections.ConfigDict()

@@ -403,13 +403,27 @@ def build_tts(out, speakers=240, utterances=6, val_fraction=0.1, test_fraction=0
 
 
 def default_bank(config, log=_log):
-  """The bank training uses: config.bank.path if set (it must be a complete bank), else the
-  embedded TTS bank in <cache_dir>/tts-<speakers>x<utterances>-seed<seed>, built on first use."""
+  """The bank(s) training uses, as the path `data.bank.open_bank` reads: config.bank.path, one
+  bank directory or several separated by commas (a mixed bank, drawn with config.bank.weights),
+  where "default" (or an empty path) is the embedded espeak-ng bank, built on first use."""
+  parts = [p.strip() for p in config.bank.path.split(",")] if config.bank.path.strip() else []
+  weights = config.bank.weights.strip()
+  if weights and len(weights.split(",")) != max(1, len(parts)):
+    raise BankError(f"bank.weights={weights!r} has {len(weights.split(','))} entries for "
+                    f"{max(1, len(parts))} bank(s) in bank.path={config.bank.path!r}")
+  paths = []
+  for p in parts or ["default"]:
+    if p == "default":
+      paths.append(_embedded_bank(config, log))
+    else:
+      paths.append(os.path.abspath(os.path.expanduser(p)))
+      bank_lib.Bank(paths[-1])  # raises BankError naming the problem
+  return ",".join(paths)
+
+
+def _embedded_bank(config, log):
+  """<cache_dir>/tts-<speakers>x<utterances>-seed<seed>: espeak-ng voices, built once."""
   b = config.bank
-  if b.path:
-    path = os.path.abspath(os.path.expanduser(b.path))
-    bank_lib.Bank(path)  # raises BankError naming the problem
-    return path
   path = os.path.join(os.path.abspath(os.path.expanduser(b.cache_dir)),
                       f"tts-{b.tts_speakers}x{b.tts_utterances}-seed{config.seed}")
   if not _is_built(path):

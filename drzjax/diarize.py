@@ -18,7 +18,6 @@ Python:
 """
 import argparse
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -146,16 +145,15 @@ class Diarizer:
   def from_workdir(cls, workdir):
     import flax.linen as nn  # noqa: PLC0415 - keep `--help` and argument errors fast
     import jax  # noqa: PLC0415
-    import ml_collections  # noqa: PLC0415
     from drzjax import checkpoint as ckpt_lib  # noqa: PLC0415
+    from drzjax import export  # noqa: PLC0415
     from drzjax import model as model_lib  # noqa: PLC0415
     path = os.path.join(workdir, "config.json")
     if not os.path.exists(path):
       raise FileNotFoundError(f"{workdir}: not a drzjax run directory (no config.json); train "
                               f"one with python -m drzjax.main --workdir={workdir}")
     try:
-      with open(path) as f:
-        config = ml_collections.ConfigDict(json.load(f))
+      config = export.read_config(path)
     except (OSError, ValueError) as e:
       raise ValueError(f"{path}: unreadable run config ({e})") from None
     model = model_lib.Diarizer(model_lib.ModelConfig.from_config(config))

@@ -77,6 +77,9 @@ def parse_args(argv):
   m.add_argument("--bank", metavar="PATH",
                  help="synthetic: build the mixtures from every speaker of this bank (any split), "
                       "e.g. real voices never trained on, instead of the default bank's test split")
+  m.add_argument("--split", choices=("train", "val", "test", "all"),
+                 help="synthetic: the speakers of this split only (default: test, or all with "
+                      "--bank)")
   m.add_argument("--secs", type=float, default=0.0,
                  help="synthetic: score long conversations of this many seconds through "
                       "diarize's chunked, prompted path, and report enrollment accuracy")
@@ -243,17 +246,23 @@ def diarize_and_score(args):
   return 0
 
 
-def test_mixtures(config, num, secs=None, bank_path=None):
+def test_mixtures(config, num, secs=None, bank_path=None, split=None):
   """Held-out synthetic mixtures: the bank's test split (voices never trained on), the stream
   seed + 2 (neither training's nor validation's). secs: long conversations of that length for
   the chunked path (no prompt examples, no crop, no label budget). bank_path: another bank, all
-  of whose speakers are used (e.g. real voices the model never heard)."""
+  of whose speakers are used (e.g. real voices the model never heard) unless `split` names one."""
   import dataclasses  # noqa: PLC0415
   from drzjax import bank as bank_cli  # noqa: PLC0415
   from drzjax.data import mixtures as mixtures_lib  # noqa: PLC0415
   from drzjax.data import pipeline  # noqa: PLC0415
   spec = pipeline.ExampleSpec.from_config(config, bank_path or bank_cli.default_bank(config),
-                                          "all" if bank_path else "test", seed=config.seed + 2)
+                                          split or ("all" if bank_path else "test"),
+                                          seed=config.seed + 2)
+  # One test set whatever the model trained on: no channel augmentation (real voices bring
+  # their own channel), and a --bank is read alone, without the training mix's weights.
+  spec = dataclasses.replace(spec, mix=dataclasses.replace(
+      spec.mix, channel=mixtures_lib.channel_lib.ChannelConfig()),
+      bank_weights=() if bank_path else spec.bank_weights)
   if secs:
     mix = dataclasses.replace(spec.mix, min_secs=secs, max_secs=secs, crop_secs=0.0,
                               prompt_prob=0.0, max_segments=10 ** 6)
@@ -287,7 +296,8 @@ def _score_long(d, args, config):
   """--secs: long conversations through the chunked, prompted path of diarize; DER, and with
   every voice enrolled (a clip from another utterance), the enrollment accuracy."""
   import numpy as np  # noqa: PLC0415
-  mixtures, synth = test_mixtures(config, args.num, secs=args.secs, bank_path=args.bank)
+  mixtures, synth = test_mixtures(config, args.num, secs=args.secs, bank_path=args.bank,
+                                  split=args.split)
   bank = synth.bank()
   refs, hyps, named = {}, {}, []
   for i, m in enumerate(mixtures):
@@ -312,6 +322,7 @@ def _score_long(d, args, config):
   if args.baseline:
     b = one_label_baseline(mixtures, args.collar)["overall"]
     logging.info("baseline (oracle speech, one label): DER %.2f%%", 100 * b["der"])
+    result["baseline"] = b
   return result, hyps
 
 
@@ -323,7 +334,7 @@ def _score_synthetic_args(d, args):
       config.data[key] = getattr(args, flag)
   if args.secs:
     return _score_long(d, args, config)
-  mixtures, _ = test_mixtures(config, args.num, bank_path=args.bank)
+  mixtures, _ = test_mixtures(config, args.num, bank_path=args.bank, split=args.split)
   if args.baseline:
     b = one_label_baseline(mixtures, args.collar)["overall"]
     logging.info("baseline (oracle speech, one label) on the same mixtures: DER %.2f%% "
@@ -333,8 +344,11 @@ def _score_synthetic_args(d, args):
   logging.info("scoring %d synthetic test mixtures (%s speakers max, interrupt_max %.2f s, "
                "silence_max %.2f s)", args.num, config.data.num_speakers,
                config.data.interrupt_max, config.data.silence_max)
-  return score_synthetic(d.params, d.model, mixtures, args.beam, args.batch, args.collar,
-                         decoder=d.decoder)
+  result, hyps = score_synthetic(d.params, d.model, mixtures, args.beam, args.batch,
+                                 args.collar, decoder=d.decoder)
+  if args.baseline:
+    result["baseline"] = b  # in --json beside the model's scores
+  return result, hyps
 
 
 def _score_folder(d, args):

@@ -3,11 +3,12 @@
   python -m drzjax.export --workdir=runs/base --out=drzjax/pretrained/base [--note="..."]
 
 writes OUT/params.npz (float32 arrays keyed by their '/'-joined parameter path), OUT/config.json
-(the run's config) and OUT/meta.json (step, parameter count, where and when it was exported, the
-note). `load(dir)` reads them back; `diarize`, `evaluate` and `Diarizer.pretrained()` use
+(the run's config, its bank reset to the embedded default) and OUT/meta.json (step, parameter
+count, the bank(s) it trained on, where and when it was exported, the note). `load(dir)` reads them back; `diarize`, `evaluate` and `Diarizer.pretrained()` use
 DEFAULT_DIR when no --workdir is given.
 """
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -39,6 +40,18 @@ def unflatten(flat):
   return out
 
 
+def read_config(path):
+  """A run's or an export's config.json as a ConfigDict. Keys added since older runs were saved
+  get the values that reproduce those runs (one bank, no channel augmentation)."""
+  import ml_collections  # noqa: PLC0415
+  from drzjax.data import channel  # noqa: PLC0415
+  with open(path) as f:
+    d = json.load(f)
+  d.setdefault("bank", {}).setdefault("weights", "")
+  d.setdefault("channel", {f.name: 0.0 for f in dataclasses.fields(channel.ChannelConfig)})
+  return ml_collections.ConfigDict(d)
+
+
 def _atomic_write(path, write, mode="w"):
   """write(file) into path + ".tmp", closed (flushed) before the rename: no half file."""
   tmp = path + ".tmp"
@@ -57,9 +70,14 @@ def export(workdir, out, note=""):
   meta = {"step": d.step, "params": int(sum(v.size for v in flat.values())),
           "workdir": os.path.abspath(workdir), "device": str(jax.devices()[0].device_kind),
           "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-          "note": note}
+          "note": note, "bank": {"path": d.config.bank.path, "weights": d.config.bank.weights}}
+  # The training machine's bank directories mean nothing elsewhere: the exported config names
+  # the embedded default bank (its test voices are evaluate's default set); meta.json keeps
+  # what the run trained on.
+  config = d.config.copy_and_resolve_references()
+  config.bank.path, config.bank.weights = "", ""
   _atomic_write(os.path.join(out, "params.npz"), lambda f: np.savez(f, **flat), "wb")
-  _atomic_write(os.path.join(out, "config.json"), lambda f: f.write(d.config.to_json(indent=2)))
+  _atomic_write(os.path.join(out, "config.json"), lambda f: f.write(config.to_json(indent=2)))
   _atomic_write(os.path.join(out, "meta.json"),
                 lambda f: f.write(json.dumps(meta, indent=2) + "\n"))
   return meta
@@ -67,13 +85,11 @@ def export(workdir, out, note=""):
 
 def load(path=DEFAULT_DIR):
   """-> (config ConfigDict, params nested dict of float32 arrays, meta dict)."""
-  import ml_collections  # noqa: PLC0415
   files = [os.path.join(path, f) for f in ("config.json", "params.npz", "meta.json")]
   for f in files:
     if not os.path.exists(f):
       raise FileNotFoundError(f"{f}: missing; {path} is not an exported drzjax model")
-  with open(files[0]) as f:
-    config = ml_collections.ConfigDict(json.load(f))
+  config = read_config(files[0])
   with np.load(files[1]) as z:
     params = unflatten({k: z[k] for k in z.files})
   with open(files[2]) as f:

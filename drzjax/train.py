@@ -233,6 +233,24 @@ class MetricsLog:
       self.jsonl.close()
 
 
+def init_from(path, params):
+  """Fine-tuning: the parameters of an exported model (python -m drzjax.export) in place of the
+  random ones, each put where the random one lives (same sharding)."""
+  from drzjax import export  # noqa: PLC0415
+  try:
+    _, loaded, _ = export.load(os.path.expanduser(path))
+  except (OSError, ValueError) as e:
+    raise TrainingError(f"train.init_from={path}: {e}") from None
+  want, got = ckpt_lib.shapes_of(params), ckpt_lib.shapes_of(loaded)
+  if want != got:
+    diff = sorted({(k, tuple(v)) for k, v in want.items()} ^
+                  {(k, tuple(v)) for k, v in got.items()})[:3]
+    raise TrainingError(f"train.init_from={path}: its parameters do not fit this config's model "
+                        f"(first differences: {diff})")
+  return jax.tree.map(lambda p, x: jax.device_put(np.asarray(x, p.dtype), p.sharding),
+                      params, loaded)
+
+
 def check_config(config, mesh):
   tc = config.train
   for key, low in (("steps", 1), ("log_every", 1), ("checkpoint_every", 1), ("eval_every", 0),
@@ -304,7 +322,10 @@ def train_and_evaluate(config, workdir):
     logging.info("resuming from step %d (%s)", step, mngr.directory)
   else:
     step, state = 0, create_state(model, tx, mesh, config.seed)
-    logging.info("starting from scratch in %s", workdir)
+    if tc.init_from:
+      state = state.replace(params=init_from(tc.init_from, state.params))
+    logging.info("starting %s in %s", f"from {tc.init_from}" if tc.init_from else "from scratch",
+                 workdir)
   if lead:
     with open(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json(indent=2))

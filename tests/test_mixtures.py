@@ -49,6 +49,9 @@ class OnlySpeaker:
   def utterances_of(self, speaker):
     return self.bank.utterances_of(speaker)
 
+  def probabilities(self, speakers):
+    return self.bank.probabilities(speakers)
+
   def audio(self, utt, start=0, end=None):
     x = self.bank.audio(utt, start, end)
     return x if utt.speaker == self.speaker else np.zeros_like(x)

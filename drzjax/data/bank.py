@@ -34,6 +34,7 @@ class Utterance:
   offset: int
   length: int
   regions: np.ndarray  # (k, 2) int64 [start, end) samples, relative to the utterance
+  source: int = 0      # which bank of a MultiBank holds its audio
 
 
 class Bank:
@@ -85,14 +86,65 @@ class Bank:
     end = utt.length if end is None else end
     return self._audio[utt.offset + start: utt.offset + end].astype(np.float32) / 32768.0
 
-  def seconds(self, split=None):
-    spk = set(self.splits[split]) if split else None
-    return sum(u.length for u in self.utterances
-               if spk is None or u.speaker in spk) / self.sample_rate
+  def probabilities(self, speakers):
+    """Per-speaker draw probabilities for `speakers`; None = uniform."""
+    return None
 
 
-def open_bank(path):
-  return Bank(path)
+class MultiBank:
+  """Several banks read as one, speakers drawn with per-bank weights (docs/design.md, "Data").
+
+  Speaker names become "<bank dir name>/<speaker>", so voices of different banks never share a
+  name and a mixture may combine them. A bank's weight is shared by its speakers: with weights
+  (1, 1), half of the voices drawn come from each bank, however many speakers each holds.
+  """
+
+  def __init__(self, paths, weights=()):
+    self.banks = [Bank(p) for p in paths]
+    weights = tuple(weights) or tuple(1.0 for _ in paths)
+    if len(weights) != len(paths) or any(not w >= 0 for w in weights) or not sum(weights) > 0:
+      raise BankError(f"bank weights {','.join(map(str, weights))}: need one non-negative weight "
+                      f"per bank ({len(paths)}), not all zero")
+    rates = {b.sample_rate for b in self.banks}
+    if len(rates) > 1:
+      raise BankError(f"banks {', '.join(b.path for b in self.banks)} have different sample "
+                      f"rates {sorted(rates)}")
+    self.path = ",".join(b.path for b in self.banks)
+    self.sample_rate = self.banks[0].sample_rate
+    names = [os.path.basename(b.path) for b in self.banks]
+    if len(set(names)) < len(names):
+      names = [f"{k}-{n}" for k, n in enumerate(names)]
+    self.weights, self.utterances, self.by_speaker, self._bank_of = weights, [], {}, {}
+    self.splits = {s: [] for s in SPLITS}
+    for k, (b, name) in enumerate(zip(self.banks, names)):
+      for u in b.utterances:
+        spk = f"{name}/{u.speaker}"
+        self.by_speaker.setdefault(spk, []).append(len(self.utterances))
+        self.utterances.append(dataclasses.replace(u, speaker=spk, source=k))
+        self._bank_of[spk] = k
+      for s in SPLITS:
+        self.splits[s] += [f"{name}/{x}" for x in b.splits[s]]
+
+  speakers = Bank.speakers
+  utterances_of = Bank.utterances_of
+
+  def audio(self, utt, start=0, end=None):
+    return self.banks[utt.source].audio(utt, start, end)
+
+  def probabilities(self, speakers):
+    per_bank = np.bincount([self._bank_of[s] for s in speakers], minlength=len(self.banks))
+    p = np.array([self.weights[self._bank_of[s]] / per_bank[self._bank_of[s]] for s in speakers])
+    if not p.sum() > 0:
+      raise BankError(f"{self.path}: every bank with speakers here has weight 0")
+    return p / p.sum()
+
+
+def open_bank(path, weights=()):
+  """A Bank, or a MultiBank when `path` lists several bank directories separated by commas."""
+  paths = [p for p in path.split(",") if p]
+  if len(paths) == 1 and not weights:
+    return Bank(paths[0])
+  return MultiBank(paths, weights)
 
 
 def write_manifest(path, manifest):

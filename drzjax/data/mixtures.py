@@ -24,6 +24,7 @@ import scipy.fft
 import scipy.signal
 
 from drzjax import intervals
+from drzjax.data import channel as channel_lib
 
 REF_RMS = 0.05  # speech is normalised to this RMS (about -26 dBFS) before the per-speaker gain
 MIN_TURN_SECS = 0.5  # room kept for each speaker who has not spoken yet
@@ -55,6 +56,7 @@ class MixConfig:
   backchannel_prob: float = 0.2
   crop_secs: float = 3.0
   prompt_prob: float = 0.0
+  channel: channel_lib.ChannelConfig = channel_lib.ChannelConfig()  # conversations only
 
   @classmethod
   def from_config(cls, config):
@@ -80,7 +82,7 @@ class MixConfig:
                volume_depth=d.volume_depth, max_segments=(config.tokens.max_label_len - 1) // 3,
                style=d.style, min_turn_secs=d.min_turn_secs,
                backchannel_prob=d.backchannel_prob, crop_secs=d.crop_secs,
-               prompt_prob=d.prompt_prob)
+               prompt_prob=d.prompt_prob, channel=channel_lib.ChannelConfig.from_config(config))
 
 
 @dataclasses.dataclass
@@ -89,6 +91,7 @@ class Mixture:
   segments: list      # [(start_s, end_s, speaker_name)], sorted by start
   speakers: list      # speaker names in the order drawn
   prompt: int = 0     # leading segments that are prompt clips (make_prompted), else 0
+  channel: tuple = () # channel effects applied (drzjax.data.channel), e.g. ("eq x2", "floor")
 
 
 def rng_for(seed, index):
@@ -159,13 +162,15 @@ def _pitch_shift(x, sr, semitones, n_fft=1024, hop=256):
   return librosa.util.fix_length(y, size=len(x)).astype(np.float32)
 
 
-def _draw_voices(rng, speakers, cfg):
-  """2 .. num_speakers distinct voices of `speakers` (count weighted by speaker_weights)."""
+def _draw_voices(rng, bank, speakers, cfg):
+  """2 .. num_speakers distinct voices of `speakers` (count weighted by speaker_weights; each
+  voice by the bank's per-speaker probabilities, which weigh the banks of a MultiBank)."""
   counts = np.arange(2, cfg.num_speakers + 1)
-  counts = counts[counts <= len(speakers)]
+  p_voice = bank.probabilities(speakers)
+  counts = counts[counts <= (len(speakers) if p_voice is None else np.count_nonzero(p_voice))]
   p = np.asarray(cfg.speaker_weights[:len(counts)], np.float64) if cfg.speaker_weights else None
   n_spk = int(rng.choice(counts, p=None if p is None else p / p.sum()))
-  return [speakers[i] for i in rng.choice(len(speakers), n_spk, replace=False)]
+  return [speakers[i] for i in rng.choice(len(speakers), n_spk, replace=False, p=p_voice)]
 
 
 def _next_voice(rng, first, prev, n_spk):
@@ -195,7 +200,7 @@ def make_mixture(bank, speakers, seed, index, cfg):
     raise ValueError(f"need at least 2 speakers to mix, the split has {len(speakers)}")
   rng = rng_for(seed, index)
   sr = cfg.sample_rate
-  chosen = _draw_voices(rng, speakers, cfg)
+  chosen = _draw_voices(rng, bank, speakers, cfg)
   n_spk = len(chosen)
   total = int(rng.uniform(cfg.min_secs, cfg.max_secs) * sr)
   max_turn = int(cfg.max_turn_secs * sr)
@@ -280,6 +285,13 @@ class _Voices:
     self.volume = rng.random(n) < cfg.volume_prob
     self.vol_freq = rng.uniform(0.1, 0.5, n)
     self.vol_phase = rng.uniform(0, 2 * np.pi, n)
+    self.response = [channel_lib.voice_response(rng, cfg.channel, cfg.sample_rate)
+                     for _ in range(n)]
+
+  def channel_names(self):
+    """The per-voice effects, counted: ("eq x2", "reverb x1")."""
+    names = [e for r in self.response for e in r.names]
+    return tuple(f"{e} x{names.count(e)}" for e in channel_lib.EFFECTS if e in names)
 
   def turn(self, k, rng, max_len, start):
     """Speaker k's next turn of at most ~max_len samples placed at `start`: (audio, regions
@@ -292,6 +304,7 @@ class _Voices:
       x, regions = _speed(x, regions, self.speed[k])
     if self.pitch[k] != 0.0:
       x = _pitch_shift(x, sr, float(self.pitch[k]))
+    x = self.response[k](x)
     regions = regions[regions[:, 1] - regions[:, 0] > 0]
     if len(regions) == 0:
       return x[:0], regions
@@ -304,6 +317,15 @@ class _Voices:
     return x, regions
 
 
+def _active(labels, total):
+  """(total,) bool: samples inside some voice's labelled speech."""
+  active = np.zeros(total, bool)
+  for regs in labels.values():
+    for a, b in regs:
+      active[max(a, 0):max(b, 0)] = True
+  return active
+
+
 def _add_noise(mix, labels, rng, cfg):
   """Noise at a drawn SNR (relative to the speech power), white or brown-ish, in place."""
   if rng.random() >= cfg.noise_prob:
@@ -313,10 +335,7 @@ def _add_noise(mix, labels, rng, cfg):
   noise = rng.standard_normal(total, dtype=np.float32)
   if rng.random() < 0.5:  # brown-ish noise half of the time: a one-pole low-pass
     noise = scipy.signal.lfilter(np.float32([1.0]), np.float32([1.0, -0.98]), noise)
-  active = np.zeros(total, bool)
-  for regs in labels.values():
-    for a, b in regs:
-      active[max(a, 0):max(b, 0)] = True
+  active = _active(labels, total)
   p_speech = float(np.mean(mix[active] ** 2)) if active.any() else REF_RMS ** 2
   p_noise = float(np.mean(noise ** 2))
   mix += noise * np.float32(np.sqrt(p_speech / p_noise / 10 ** (snr / 10)))
@@ -332,7 +351,7 @@ def _conversation(bank, speakers, rng, cfg):
   if len(speakers) < 2:
     raise ValueError(f"need at least 2 speakers to mix, the split has {len(speakers)}")
   sr = cfg.sample_rate
-  chosen = _draw_voices(rng, speakers, cfg)
+  chosen = _draw_voices(rng, bank, speakers, cfg)
   n_spk = len(chosen)
   voices = _Voices(bank, chosen, rng, cfg)
   total = int(rng.uniform(cfg.min_secs, cfg.max_secs) * sr)
@@ -380,6 +399,8 @@ def _conversation(bank, speakers, rng, cfg):
     prev, prev_start, prev_end = k, start, start + n
 
   _add_noise(mix, labels, rng, cfg)
+  effects = channel_lib.apply(mix, _active(labels, length), rng, cfg.channel, bank, speakers,
+                              chosen, sr)
   mix = mix[offset:]
   peak = float(np.abs(mix).max(initial=0.0))
   if peak > 0.99:
@@ -390,7 +411,8 @@ def _conversation(bank, speakers, rng, cfg):
       a, b = max(a - offset, 0), min(b - offset, total)
       if b > a:
         segments.append((a / sr, b / sr, chosen[k]))
-  return Mixture(mix, sorted(segments), chosen), voices
+  return Mixture(mix, sorted(segments), chosen, channel=voices.channel_names() + tuple(effects)), \
+      voices
 
 
 # The long-audio prompt, as `diarize` builds it for every chunk after the first: a clip of each
@@ -447,7 +469,8 @@ def make_prompted(bank, speakers, seed, index, cfg):
   if peak > 0.99:
     audio *= np.float32(0.99 / peak)
   return Mixture(audio.astype(np.float32), sorted(segments),
-                 conv.speakers + ([silent] if silent else []), prompt=len(parts) // 2)
+                 conv.speakers + ([silent] if silent else []), prompt=len(parts) // 2,
+                 channel=conv.channel)
 
 
 def has_returning_voice(segments):

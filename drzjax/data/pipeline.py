@@ -32,6 +32,7 @@ class ExampleSpec:
   max_label_len: int
   num_frames: int      # audio positions of the model: the frame targets' length
   frame_secs: float    # seconds between them
+  bank_weights: tuple = ()  # one per bank of a comma-separated bank_path; () = equal
 
   @classmethod
   def from_config(cls, config, bank_path, split="train", seed=None):
@@ -41,11 +42,22 @@ class ExampleSpec:
                mixtures.MixConfig.from_config(config), tokens.Vocab.from_config(config),
                config.tokens.max_label_len,
                tokens.num_positions(num_samples, m.hop, tuple(m.strides)),
-               tokens.frame_secs(config.data.sample_rate, m.hop, tuple(m.strides)))
+               tokens.frame_secs(config.data.sample_rate, m.hop, tuple(m.strides)),
+               bank_weights(config))
 
   @property
   def num_samples(self):
     return int(round(self.mix.max_secs * self.mix.sample_rate))
+
+
+def bank_weights(config):
+  """config.bank.weights ("1,0.5") as a tuple of floats; () when unset."""
+  w = config.bank.weights.strip()
+  try:
+    return tuple(float(x) for x in w.split(",")) if w else ()
+  except ValueError:
+    raise ValueError(f"bank.weights={w!r}: expected comma-separated numbers, e.g. '1,0.5'") \
+        from None
 
 
 class Synthesizer:
@@ -60,7 +72,7 @@ class Synthesizer:
 
   def bank(self):
     if self._bank is None:
-      self._bank = bank_lib.open_bank(self.spec.bank_path)
+      self._bank = bank_lib.open_bank(self.spec.bank_path, self.spec.bank_weights)
       self._speakers = self._bank.speakers(self.spec.split)
     return self._bank
 

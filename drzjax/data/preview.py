@@ -21,6 +21,7 @@ from drzjax import plot
 from drzjax import rttm
 from drzjax.data import bank as bank_lib
 from drzjax.data import mixtures
+from drzjax.data import pipeline
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/base.py", "Config file[:variant].")
 _NUM = flags.DEFINE_integer("num", 8, "How many mixtures.")
@@ -63,8 +64,9 @@ def write_preview(bank, cfg, split, seed, indices, out):
     sf.write(base + ".wav", mix.audio, cfg.sample_rate, subtype="PCM_16")
     rttm.write_rttm(base + ".rttm", name, mix.segments)
     secs = len(mix.audio) / cfg.sample_rate
+    chan = f"  channel: {', '.join(mix.channel)}" if mix.channel else ""
     title = (f"{name}: {split} seed {seed} index {index}, {len(mix.speakers)} speakers, "
-             f"{len(mix.segments)} segments")
+             f"{len(mix.segments)} segments{chan}")
     plot.save_png(plot.timeline({"": mix.segments}, secs, wave=mix.audio,
                                 sample_rate=cfg.sample_rate, title=title), base + ".png")
     turns = count_turns(mix.segments)
@@ -73,6 +75,7 @@ def write_preview(bank, cfg, split, seed, indices, out):
     print(f"{name}  {secs:5.2f} s  {len(mix.speakers)} speakers  {len(mix.segments):2d} segments"
           f"  {turns:2d} turns{'  voice returns' if back else ''}"
           f"{f'  prompt of {mix.prompt}' if mix.prompt else ''}"
+          f"{chan}"
           f"  overlap {100 * overlap_fraction(mix.segments, len(mix.audio), cfg.sample_rate):4.1f}%"
           f"  {' '.join(mix.speakers)}")
     names.append(name)
@@ -98,7 +101,8 @@ def main(argv):
     sys.exit(f"error: --out {_OUT.value}: exists and is not a directory")
   try:
     cfg = mixtures.MixConfig.from_config(config)
-    bank = bank_lib.open_bank(bank_path(config, _BANK.value))
+    bank = bank_lib.open_bank(bank_path(config, _BANK.value),
+                              () if _BANK.value else pipeline.bank_weights(config))
     seed = config.seed + SEED_OFFSET[_SPLIT.value]
     write_preview(bank, cfg, _SPLIT.value, seed, range(_START.value, _START.value + _NUM.value),
                   _OUT.value)

@@ -1,0 +1,151 @@
+"""Channel augmentation (drzjax/data/channel.py) and mixed banks (data/bank.py MultiBank): each
+effect does what its name says, leaves the labels where the speech is, and is deterministic."""
+import dataclasses
+
+import numpy as np
+import pytest
+import scipy.signal
+
+from configs import base
+from drzjax import bank as bank_cli
+from drzjax.data import bank as bank_lib
+from drzjax.data import channel
+from drzjax.data import mixtures
+
+SR = 16000
+TINY = mixtures.MixConfig.from_config(base.get_config("tiny"))
+ALL = channel.ChannelConfig(**{f.name: 1.0 for f in dataclasses.fields(channel.ChannelConfig)})
+
+
+@pytest.fixture(scope="module")
+def bank(small_bank):
+  return bank_lib.open_bank(small_bank)
+
+
+def band_share(x, lo, hi):
+  f, p = scipy.signal.welch(x, SR, nperseg=1024)
+  return p[(f >= lo) & (f <= hi)].sum() / p.sum()
+
+
+def test_eq_keeps_speech_in_place():
+  """The EQ is linear-phase: its delay is taken out, so a click stays at its sample (labels
+  are not shifted), and it changes the spectrum (the gains are not all 0 dB)."""
+  rng = np.random.default_rng(0)
+  r = channel.voice_response(rng, channel.ChannelConfig(eq_prob=1.0), SR)
+  assert r.names == ("eq",)
+  x = np.zeros(4000, np.float32)
+  x[1000] = 1.0
+  y = r(x)
+  assert len(y) == len(x) and int(np.argmax(np.abs(y))) == 1000
+  noise = np.random.default_rng(1).standard_normal(SR).astype(np.float32)
+  ratio = np.abs(np.fft.rfft(r(noise))) / np.abs(np.fft.rfft(noise))
+  assert np.ptp(20 * np.log10(ratio[50:3000] + 1e-9)) > 6  # a real colouring, not a flat gain
+
+
+def test_reverb_has_a_room_tail():
+  rng = np.random.default_rng(3)
+  r = channel.voice_response(rng, channel.ChannelConfig(reverb_prob=1.0), SR)
+  assert r.names == ("reverb",) and r.delay == 0 and r.h[0] == 1.0
+  tail = np.sum(r.h[1:].astype(np.float64) ** 2)
+  drr_db = 10 * np.log10(1.0 / tail)
+  assert 0 - 0.1 <= drr_db <= 12 + 0.1            # direct-to-reverberant ratio as drawn
+  assert len(r.h) >= int(0.15 * SR)                # at least the shortest RT60
+  # The energy decays: the last quarter of the tail holds far less than the first.
+  q = len(r.h) // 4
+  assert np.sum(r.h[-q:] ** 2) < 0.01 * np.sum(r.h[1:q] ** 2)
+
+
+def test_telephone_band():
+  x = np.random.default_rng(0).standard_normal(SR).astype(np.float32) * 0.1
+  y = channel._telephone(x, SR)
+  assert band_share(x, 4000, 8000) > 0.4
+  assert band_share(y, 4000, 8000) < 0.02 and band_share(y, 0, 200) < 0.02
+  assert len(np.unique(np.round(np.abs(y) / np.abs(y).max(), 6))) <= 128  # 8-bit mu-law levels
+
+
+def test_breaths_fall_in_pauses():
+  n = 4 * SR
+  active = np.zeros(n, bool)
+  active[:2 * SR] = True
+  b = channel._breaths(np.random.default_rng(0), n, SR, active)
+  assert np.sum(b[2 * SR:] ** 2) > 0.99 * np.sum(b ** 2)
+
+
+def test_conversation_with_every_effect(bank):
+  """All dials at 1: every effect is applied and said, silence is never digital zero, the
+  mixture is a pure function of (seed, index), and the labels still fit the audio length."""
+  cfg = dataclasses.replace(TINY, channel=ALL, noise_prob=0.0)
+  speakers = bank.speakers("train")
+  a = mixtures.make_conversation(bank, speakers, 0, 5, cfg)
+  b = mixtures.make_conversation(bank, speakers, 0, 5, cfg)
+  np.testing.assert_array_equal(a.audio, b.audio)
+  names = {e.split(" ")[0] for e in a.channel}
+  assert names == set(channel.EFFECTS), a.channel
+  # (8-bit mu-law rounds the quietest samples to 0, as a phone line does: without it, none.)
+  no_phone = dataclasses.replace(cfg, channel=dataclasses.replace(ALL, telephone_prob=0.0))
+  c = mixtures.make_conversation(bank, speakers, 0, 5, no_phone)
+  assert np.count_nonzero(c.audio == 0) == 0
+  assert max(e for _, e, _ in a.segments) <= len(a.audio) / SR + 1e-6
+  clean = mixtures.make_conversation(bank, speakers, 0, 5, dataclasses.replace(TINY,
+                                                                                noise_prob=0.0))
+  assert clean.channel == ()
+  assert np.count_nonzero(clean.audio == 0) > 0.05 * len(clean.audio)  # the fixture's silences
+
+
+def test_dials_at_zero_change_nothing(bank):
+  """A config with every dial at 0 draws nothing: the stream is the one without channels."""
+  speakers = bank.speakers("train")
+  off = dataclasses.replace(TINY, channel=channel.ChannelConfig())
+  half = dataclasses.replace(TINY, channel=dataclasses.replace(ALL, eq_prob=0.5))
+  same = [np.array_equal(mixtures.make(bank, speakers, 0, i, TINY).audio,
+                         mixtures.make(bank, speakers, 0, i, off).audio) for i in range(5)]
+  assert all(same)
+  assert not all(np.array_equal(mixtures.make(bank, speakers, 0, i, TINY).audio,
+                                mixtures.make(bank, speakers, 0, i, half).audio)
+                 for i in range(5))
+
+
+def test_channel_config_checks_probabilities():
+  c = base.get_config("tiny")
+  c.channel.reverb_prob = 1.5
+  with pytest.raises(ValueError, match="channel.reverb_prob"):
+    channel.ChannelConfig.from_config(c)
+
+
+# --- mixed banks --------------------------------------------------------------------------------
+
+def test_multibank_weights_and_names(small_bank, tmp_path):
+  from conftest import write_bank
+  other = write_bank(tmp_path / "other", num_speakers=6, seed=1)
+  multi = bank_lib.open_bank(f"{small_bank},{other}", (3, 1))
+  speakers = multi.speakers("train")
+  assert {s.split("/")[0] for s in speakers} == {"bank", "other"}
+  assert len(speakers) == len(bank_lib.Bank(small_bank).speakers("train")) + 2
+  # Each bank's audio is read from that bank.
+  utt = multi.utterances_of(f"other/{bank_lib.Bank(other).speakers('train')[0]}")[0]
+  np.testing.assert_array_equal(multi.audio(utt), bank_lib.Bank(other).audio(
+      dataclasses.replace(utt, source=0)))
+  # Voices drawn: 3:1 between the banks whatever their sizes, and mixtures combine banks.
+  cfg = dataclasses.replace(TINY, num_speakers=2)
+  drawn = [mixtures._draw_voices(np.random.default_rng([7, i]), multi, speakers, cfg)
+           for i in range(400)]
+  share = np.mean([v.startswith("bank/") for d in drawn for v in d])
+  assert 0.68 < share < 0.82, share
+  assert any(len({v.split("/")[0] for v in d}) == 2 for d in drawn)
+  # Weight 0: never drawn.
+  zero = bank_lib.open_bank(f"{small_bank},{other}", (1, 0))
+  assert all(v.startswith("bank/") for i in range(100) for v in mixtures._draw_voices(
+      np.random.default_rng(i), zero, zero.speakers("train"), cfg))
+
+
+def test_multibank_errors(small_bank, tmp_path):
+  with pytest.raises(bank_lib.BankError, match="one non-negative weight per bank"):
+    bank_lib.open_bank(f"{small_bank},{small_bank}", (1,))
+  with pytest.raises(bank_lib.BankError, match="no such bank"):
+    bank_lib.open_bank(f"{small_bank},{tmp_path / 'nope'}")
+  config = base.get_config("tiny")
+  config.bank.path, config.bank.weights = f"{small_bank},{small_bank}", "1,2,3"
+  with pytest.raises(bank_lib.BankError, match="3 entries for 2 bank"):
+    bank_cli.default_bank(config)
+  config.bank.weights = "1,2"
+  assert bank_cli.default_bank(config) == f"{small_bank},{small_bank}"
