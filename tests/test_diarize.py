@@ -347,6 +347,8 @@ def test_export_round_trip(tiny_run, tmp_path):
   assert sorted(os.listdir(tmp_path / "m")) == ["config.json", "meta.json", "params.npz"]
   a, b = diarize.Diarizer.from_workdir(tiny_run), diarize.Diarizer.pretrained(str(tmp_path / "m"))
   assert b.step == a.step == meta["step"] and b.config.variant == "tiny"
+  # The training machine's bank paths stay in meta.json; the exported config names the default.
+  assert meta["bank"]["path"] == a.config.bank.path != "" and b.config.bank.path == ""
   flat_a, flat_b = export.flatten(jax.device_get(a.params)), export.flatten(b.params)
   assert sorted(flat_a) == sorted(flat_b)
   for k in flat_a:

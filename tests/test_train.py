@@ -419,3 +419,32 @@ def test_keep_checkpoints_prunes_old_steps(small_bank, tmp_path):
                "--config.train.keep_checkpoints=2")
   assert r.returncode == 0, r.stderr
   assert sorted(os.listdir(os.path.join(wd, "checkpoints"))) == ["6", "8"]
+
+
+def test_init_from_an_export(tiny_run, small_bank, tmp_path):
+  """train.init_from: the exported parameters replace the random ones, sharded like them; an
+  export of another model size is one clear error naming it."""
+  from drzjax import export  # noqa: PLC0415
+  out = str(tmp_path / "m")
+  export.export(tiny_run, out)
+  want = export.flatten(export.load(out)[1])
+  config = tiny_config(small_bank)
+  mesh = sharding.make_mesh(config.mesh)
+  model = model_lib.Diarizer(model_lib.ModelConfig.from_config(config))
+  state = train.create_state(model, train.make_optimizer(config.train), mesh, 123)
+  fresh = export.flatten(jax.device_get(state.params))
+  assert any(not np.array_equal(fresh[k], want[k]) for k in want)
+  params = train.init_from(out, state.params)
+  got = export.flatten(jax.device_get(params))
+  assert sorted(got) == sorted(want)
+  for k in want:
+    np.testing.assert_array_equal(got[k], want[k])
+  assert jax.tree.leaves(jax.tree.map(lambda a, b: a.sharding == b.sharding, params,
+                                      state.params)) == [True] * len(want)
+  config.model.d_model = 32
+  other = model_lib.Diarizer(model_lib.ModelConfig.from_config(config))
+  small = train.create_state(other, train.make_optimizer(config.train), mesh, 0)
+  with pytest.raises(train.TrainingError, match=f"init_from={out}: .*do not fit"):
+    train.init_from(out, small.params)
+  with pytest.raises(train.TrainingError, match="missing"):
+    train.init_from(str(tmp_path / "nope"), state.params)
