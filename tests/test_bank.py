@@ -315,6 +315,34 @@ def test_bad_input_cli(tmp_path):
   assert r.returncode == 1 and "not a complete bank" in r.stderr and "Traceback" not in r.stderr
 
 
+_UTT = {"speaker": "a", "file": "a/1.wav", "offset": 0, "length": 10, "regions": [[1, 5]]}
+
+
+@pytest.mark.parametrize("manifest,needle", [
+    ([1, 2], "not a JSON object"),
+    ({"version": 1, "sample_rate": 16000, "splits": {}}, "no 'utterances' key"),
+    ({"version": 1, "sample_rate": 16000, "utterances": [{"speaker": "a"}], "splits": {}},
+     "no 'regions' key"),
+    ({"version": 1, "sample_rate": 16000, "utterances": 5, "splits": {}}, "not iterable"),
+    ({"version": 1, "sample_rate": 16000, "utterances": [dict(_UTT, regions=[1, 2, 3])],
+      "splits": {}}, "cannot reshape"),
+    ({"version": 1, "sample_rate": 16000, "utterances": [dict(_UTT, regions=[[1, 20]])],
+      "splits": {}}, "inside it"),
+    ({"version": 1, "sample_rate": 16000, "utterances": [dict(_UTT, regions=[[5, 1]])],
+      "splits": {}}, "inside it"),
+    ({"version": 1, "sample_rate": "fast", "utterances": [], "splits": {}}, "invalid literal"),
+])
+def test_malformed_manifest_is_one_line(tmp_path, manifest, needle):
+  """info, training and preview all open banks through Bank: one line naming the manifest."""
+  (tmp_path / "b").mkdir()
+  (tmp_path / "b" / "audio.i16").write_bytes(b"\0" * 40)
+  (tmp_path / "b" / "manifest.json").write_text(json.dumps(manifest))
+  with pytest.raises(bank_lib.BankError, match="manifest.json: .*" + needle):
+    bank_lib.Bank(str(tmp_path / "b"))
+  r = run_cli("info", str(tmp_path / "b"))
+  assert r.returncode == 1 and needle in r.stderr and "Traceback" not in r.stderr
+
+
 def test_cli_builds_and_reports(tmp_path):
   src, out = str(tmp_path / "corpus"), str(tmp_path / "bank")
   make_corpus(src, speakers=3, files=1)

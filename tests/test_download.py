@@ -174,6 +174,14 @@ def test_unreachable_url(tmp_path):
   assert url in str(e.value)
 
 
+@pytest.mark.parametrize("url", ["notaurl", "www.example.com/c.tar.gz", "gopher://x/c.tgz"])
+def test_not_a_url(tmp_path, url):
+  """Caught before anything is created or fetched, with the flag and value named."""
+  with pytest.raises(dl.DownloadError, match=f"--url {url}: not a URL"):
+    dl.download(url=url, out=str(tmp_path / "o"), log=quiet)
+  assert not (tmp_path / "o").exists()
+
+
 def test_cli_errors(server, archive, tmp_path):
   url = f"http://127.0.0.1:{_closed_port()}/c.tar.gz"
   r = subprocess.run([sys.executable, "-m", "drzjax.bank", "download", f"--url={url}",

@@ -37,6 +37,19 @@ class Utterance:
   source: int = 0      # which bank of a MultiBank holds its audio
 
 
+def _utterance(u):
+  """A manifest entry -> Utterance, checking what the mixer relies on."""
+  regions = np.asarray(u["regions"], np.int64)
+  utt = Utterance(str(u["speaker"]), str(u["file"]), int(u["offset"]), int(u["length"]),
+                  regions.reshape(-1, 2) if regions.size else regions.reshape(0, 2))
+  r = utt.regions
+  if (regions.ndim != 2 and regions.size) or utt.offset < 0 or utt.length < 0 or \
+      (r.size and (r.min() < 0 or r.max() > utt.length or np.any(r[:, 1] <= r[:, 0]))):
+    raise ValueError(f"utterance {utt.file!r}: offset {utt.offset}, length {utt.length}, "
+                     f"regions must be [start, end) pairs inside it")
+  return utt
+
+
 class Bank:
   """Read-only view of a built bank. Cheap to open; audio is memory-mapped, read on demand."""
 
@@ -53,15 +66,19 @@ class Bank:
         m = json.load(f)
     except (OSError, ValueError) as e:
       raise BankError(f"{mpath}: unreadable manifest ({e})") from None
+    if not isinstance(m, dict):
+      raise BankError(f"{mpath}: malformed manifest (not a JSON object)")
     if m.get("version") != VERSION:
       raise BankError(f"{mpath}: bank version {m.get('version')}, expected {VERSION}")
     self.manifest = m
-    self.sample_rate = int(m["sample_rate"])
-    self.utterances = [
-        Utterance(u["speaker"], u["file"], int(u["offset"]), int(u["length"]),
-                  np.asarray(u["regions"], np.int64).reshape(-1, 2))
-        for u in m["utterances"]]
-    self.splits = {s: list(m["splits"].get(s, [])) for s in SPLITS}
+    try:
+      self.sample_rate = int(m["sample_rate"])
+      self.utterances = [_utterance(u) for u in m["utterances"]]
+      self.splits = {s: [str(x) for x in m["splits"].get(s, [])] for s in SPLITS}
+    except KeyError as e:
+      raise BankError(f"{mpath}: malformed manifest (no {e} key)") from None
+    except (TypeError, ValueError, AttributeError) as e:
+      raise BankError(f"{mpath}: malformed manifest ({e})") from None
     self.by_speaker = {}
     for i, u in enumerate(self.utterances):
       self.by_speaker.setdefault(u.speaker, []).append(i)

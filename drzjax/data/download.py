@@ -23,6 +23,7 @@ import sys
 import tarfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 BASE_URL_ENV = "DRZJAX_DOWNLOAD_BASE_URL"
@@ -170,6 +171,8 @@ def download(corpus=None, out=".", url=None, checksum=None, base_url=None, keep_
       url = base_url.rstrip("/") + "/" + entry.url.rsplit("/", 1)[1]
   elif checksum is None:
     entry = entry and dataclasses.replace(entry, checksum=None)  # the table's is for its own URL
+  if urllib.parse.urlparse(url).scheme not in ("http", "https", "ftp", "file"):
+    raise DownloadError(f"--url {url}: not a URL (expected http://, https://, ftp:// or file://)")
   want = _parse_checksum(checksum) or _parse_checksum(entry.checksum if entry else None)
 
   out = os.path.abspath(os.path.expanduser(out))
