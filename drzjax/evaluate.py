@@ -25,9 +25,9 @@ import logging
 import math
 import os
 import sys
-import tempfile
 
 from drzjax import der
+from drzjax import files
 from drzjax import intervals
 from drzjax import rttm
 
@@ -142,17 +142,9 @@ def format_table(result):
 
 def write_json(result, path):
   """Atomically (temp file + rename), so a killed run leaves no half JSON."""
-  path = os.path.abspath(path)
-  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-  try:
-    with os.fdopen(fd, "w") as f:
-      json.dump(result, f, indent=2, sort_keys=True)
-      f.write("\n")
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  with files.atomic_write(path) as f:
+    json.dump(result, f, indent=2, sort_keys=True)
+    f.write("\n")
 
 
 def score_paths(ref, hyp, uem=None, collar=0.0, skip_overlap=False, json_path=None):

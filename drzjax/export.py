@@ -16,6 +16,8 @@ import sys
 
 import numpy as np
 
+from drzjax import files
+
 DEFAULT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained", "base")
 
 
@@ -52,14 +54,6 @@ def read_config(path):
   return ml_collections.ConfigDict(d)
 
 
-def _atomic_write(path, write, mode="w"):
-  """write(file) into path + ".tmp", closed (flushed) before the rename: no half file."""
-  tmp = path + ".tmp"
-  with open(tmp, mode) as f:
-    write(f)
-  os.replace(tmp, path)
-
-
 def export(workdir, out, note=""):
   """Newest checkpoint of `workdir` -> out/{params.npz, config.json, meta.json}; -> meta."""
   import jax  # noqa: PLC0415
@@ -76,10 +70,12 @@ def export(workdir, out, note=""):
   # what the run trained on.
   config = d.config.copy_and_resolve_references()
   config.bank.path, config.bank.weights = "", ""
-  _atomic_write(os.path.join(out, "params.npz"), lambda f: np.savez(f, **flat), "wb")
-  _atomic_write(os.path.join(out, "config.json"), lambda f: f.write(config.to_json(indent=2)))
-  _atomic_write(os.path.join(out, "meta.json"),
-                lambda f: f.write(json.dumps(meta, indent=2) + "\n"))
+  with files.atomic_write(os.path.join(out, "params.npz"), "wb") as f:
+    np.savez(f, **flat)
+  with files.atomic_write(os.path.join(out, "config.json")) as f:
+    f.write(config.to_json(indent=2))
+  with files.atomic_write(os.path.join(out, "meta.json")) as f:
+    f.write(json.dumps(meta, indent=2) + "\n")
   return meta
 
 

@@ -15,7 +15,8 @@ Segments are (start, end, speaker) tuples in seconds; regions are (start, end) t
 import glob
 import math
 import os
-import tempfile
+
+from drzjax import files
 
 # Every RTTM record type of the NIST spec; only SPEAKER lines are turns.
 RTTM_TYPES = frozenset({"SEGMENT", "NOSCORE", "NO_RT_METADATA", "LEXEME", "NON-LEX",
@@ -138,20 +139,8 @@ def write_rttm(path_or_file, uri, segments):
   if hasattr(path_or_file, "write"):
     path_or_file.write(text)
     return
-  path = os.fspath(path_or_file)
-  # Temp file + rename: an interrupted write never leaves a half RTTM that reads as valid.
-  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-  try:
-    with os.fdopen(fd, "w") as f:
-      f.write(text)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; an RTTM is an ordinary file
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  with files.atomic_write(path_or_file) as f:  # a killed write leaves no half RTTM
+    f.write(text)
 
 
 def _collect(path, ext, reader, keep_empty):

@@ -19,6 +19,7 @@ import numpy as np
 import optax
 
 from drzjax import checkpoint as ckpt_lib
+from drzjax import files
 from drzjax import model as model_lib
 from drzjax import sharding
 from drzjax import tokens
@@ -205,9 +206,8 @@ class MetricsLog:
                 keep.append(line if line.endswith("\n") else line + "\n")
             except (ValueError, KeyError, TypeError):
               pass  # a line cut by a kill: drop it
-        with open(path + ".tmp", "w") as f:
+        with files.atomic_write(path) as f:
           f.writelines(keep)
-        os.replace(path + ".tmp", path)
       from tensorboardX import SummaryWriter  # noqa: PLC0415 - only the writing process needs it
       self.tb = SummaryWriter(logdir=workdir)
       self.jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")

@@ -17,6 +17,8 @@ import os
 
 import numpy as np
 
+from drzjax import files
+
 SPLITS = ("train", "val", "test")
 MANIFEST = "manifest.json"
 AUDIO = "audio.i16"
@@ -166,13 +168,8 @@ def open_bank(path, weights=()):
 
 def write_manifest(path, manifest):
   """Atomically write manifest.json: it is the mark of a complete bank."""
-  manifest = dict(manifest, version=VERSION)
-  tmp = os.path.join(path, MANIFEST + ".tmp")
-  with open(tmp, "w") as f:
-    json.dump(manifest, f)
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, os.path.join(path, MANIFEST))
+  with files.atomic_write(os.path.join(path, MANIFEST), fsync=True) as f:
+    json.dump(dict(manifest, version=VERSION), f)
 
 
 def split_speakers(speakers, val_fraction, test_fraction, seed=0):
