@@ -1,58 +1,14 @@
-"""Audio: log-mel features (jnp, so they run on the accelerator next to the model).
+"""Reading audio files (host side, numpy; the features are drzjax/features.py).
 
-Whisper's recipe: centred STFT with a periodic Hann window, power spectrum, librosa's Slaney mel
-filterbank (computed once on the host as a constant), log10, clamp to 8 decades below the
-per-example peak, then (x + 4) / 4 so values sit roughly in [-1, 1].
+Everything the project reads from disk goes through these: any rate / channel count becomes
+float32 mono at `sample_rate`, and failures are AudioError naming the file and the problem.
 """
-import functools
+import dataclasses
+import os
 
-import jax.numpy as jnp
 import librosa
 import numpy as np
-
-
-@functools.lru_cache(maxsize=8)
-def mel_filterbank(sample_rate, n_fft, n_mels):
-  """(n_fft // 2 + 1, n_mels) float32."""
-  return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels).T.astype(np.float32)
-
-
-def num_frames(num_samples, hop):
-  return 1 + num_samples // hop
-
-
-def log_mel(wave, sample_rate=16000, n_fft=1024, hop=256, n_mels=80):
-  """wave (B, N) float -> (B, 1 + N // hop, n_mels) float32 log-mel, Whisper-normalised."""
-  wave = wave.astype(jnp.float32)
-  b, n = wave.shape
-  f = num_frames(n, hop)
-  x = jnp.pad(wave, ((0, 0), (n_fft // 2, n_fft // 2)), mode="reflect")
-  if n_fft % hop == 0:
-    # Frames from hop-sized blocks: no gather, just n_fft/hop shifted views.
-    k = n_fft // hop
-    need = (f + k - 1) * hop
-    x = jnp.pad(x, ((0, 0), (0, max(0, need - x.shape[1]))))[:, :need]
-    blocks = x.reshape(b, f + k - 1, hop)
-    frames = jnp.concatenate([blocks[:, i:i + f] for i in range(k)], axis=-1)
-  else:
-    idx = np.arange(f)[:, None] * hop + np.arange(n_fft)[None, :]
-    frames = x[:, idx]
-  window = jnp.asarray(np.hanning(n_fft + 1)[:-1], jnp.float32)  # periodic Hann
-  power = jnp.abs(jnp.fft.rfft(frames * window, axis=-1)) ** 2
-  mel = power @ jnp.asarray(mel_filterbank(sample_rate, n_fft, n_mels))
-  logmel = jnp.log10(jnp.maximum(mel, 1e-10))
-  logmel = jnp.maximum(logmel, logmel.max(axis=(1, 2), keepdims=True) - 8.0)
-  return (logmel + 4.0) / 4.0
-
-
-# --- Loading audio files (host side, numpy) ---------------------------------------------------
-# Everything the project reads from disk goes through these: any rate / channel count becomes
-# float32 mono at `sample_rate`, and failures are AudioError naming the file and the problem.
-
-import dataclasses  # noqa: E402  (kept next to the loaders; the jnp features above need none)
-import os  # noqa: E402
-
-import soundfile  # noqa: E402
+import soundfile
 
 
 class AudioError(Exception):
@@ -184,13 +140,14 @@ def iter_audio_chunks(path, chunk_samples, sample_rate=16000, info=None):
   # Read enough source frames per block to make about one output chunk.
   block = max(1024, int(chunk_samples * info.sample_rate / sample_rate))
   with f:
+    blocks = f.blocks(block, dtype="float32", always_2d=True)
     while True:
       try:
-        x = f.read(block, dtype="float32", always_2d=True)
+        x = next(blocks, None)
       except (soundfile.LibsndfileError, RuntimeError) as e:
         raise AudioError(f"{info.path}: unreadable after {total} samples ({e})") from None
-      last = len(x) < block
-      y = _to_mono(_finite(x, info.path))
+      last = x is None  # the resampler is flushed with an empty last block
+      y = np.zeros(0, np.float32) if last else _to_mono(_finite(x, info.path))
       if stream is not None:
         y = stream.resample_chunk(y, last=last)
       if len(y):

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from drzjax import audio as audio_lib
+from drzjax import features
 from drzjax import tokens
 
 
@@ -249,7 +249,7 @@ class Diarizer(nn.Module):
   def encode_audio(self, wave):
     """(B, num_samples) waveform -> (B, num_audio, D) audio positions incl. position embedding."""
     cfg = self.cfg
-    mel = audio_lib.log_mel(wave, cfg.sample_rate, cfg.n_fft, cfg.hop, cfg.n_mels)
+    mel = features.log_mel(wave, cfg.sample_rate, cfg.n_fft, cfg.hop, cfg.n_mels)
     x = nn.gelu(self.conv1(mel.astype(jnp.dtype(cfg.dtype))))
     x = nn.gelu(self.conv2(x))
     # Position i (centred at i * frame_secs) carries sinusoid(i): the time axis in frame units.
@@ -356,7 +356,7 @@ def flops_per_example(cfg):
   the log-mel (FFT, filterbank), embeddings, norms and other elementwise work, the optimizer.
   """
   d, L, T = cfg.d_model, cfg.num_layers, cfg.seq_len
-  frames = audio_lib.num_frames(cfg.num_samples, cfg.hop)
+  frames = features.num_frames(cfg.num_samples, cfg.hop)
   mid = -(-frames // cfg.strides[0])  # positions after the first convolution
   proj = 2 * T * (3 * d * d + d * d + 2 * cfg.mlp_ratio * d * d)  # qkv, out, mlp_in + mlp_out
   attn = 2 * 2 * T * T * d  # QK^T and AV, all heads

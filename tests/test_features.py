@@ -6,19 +6,19 @@ import numpy as np
 import pytest
 
 from configs.base import get_config
-from drzjax import audio
+from drzjax import features
 from drzjax import model as model_lib
 
 
 @pytest.mark.parametrize("n_fft,hop", [(640, 320), (1024, 256), (400, 160)])
 def test_log_mel_matches_librosa(n_fft, hop):
-  """audio.log_mel == librosa's centred power mel spectrogram (Slaney filters, periodic Hann,
+  """features.log_mel == librosa's centred power mel spectrogram (Slaney filters, periodic Hann,
   reflect padding), then log10, an 8-decade floor under the peak and (x + 4) / 4."""
   rng = np.random.default_rng(0)
   t = np.arange(16000 * 2) / 16000
   wave = (0.3 * np.sin(2 * np.pi * 220 * t) * (t > 0.5) + 0.01 * rng.standard_normal(t.size))
   wave = wave.astype(np.float32)
-  got = np.asarray(audio.log_mel(jnp.asarray(wave[None]), 16000, n_fft, hop, 80))[0]
+  got = np.asarray(features.log_mel(jnp.asarray(wave[None]), 16000, n_fft, hop, 80))[0]
   mel = librosa.feature.melspectrogram(y=wave, sr=16000, n_fft=n_fft, hop_length=hop,
                                        n_mels=80, power=2.0, center=True, pad_mode="reflect",
                                        window="hann").T

@@ -357,3 +357,19 @@ def test_prompt_prob_mixes_in_prompted_chunks(bank, speakers):
   same = [mixtures.make(bank, speakers, 9, i, c).audio.tobytes()
           == mixtures.make_prompted(bank, speakers, 9, i, c).audio.tobytes() for i in range(40)]
   assert 10 < sum(same) < 30
+
+
+def test_speed_change_is_band_limited():
+  """Speeding up moves a 7.9 kHz tone past Nyquist: it must be filtered out, not folded back
+  to a lower frequency (np.interp's linear interpolation folds it at ~0.7 RMS); a 1 kHz tone
+  keeps its level and becomes 1.1 kHz; labels scale with the length."""
+  t = np.arange(3 * SR) / SR
+  high = np.sin(2 * np.pi * 7900 * t).astype(np.float32)
+  y, regions = mixtures._speed(high, np.array([[0, len(high)]]), 1.1)
+  assert len(y) == round(len(high) / 1.1) and regions.tolist() == [[0, len(y)]]
+  assert np.sqrt(np.mean(y ** 2)) < 0.01
+  low = np.sin(2 * np.pi * 1000 * t).astype(np.float32)
+  y, _ = mixtures._speed(low, np.array([[0, len(low)]]), 1.1)
+  assert abs(np.sqrt(np.mean(y[1000:-1000] ** 2)) - np.sqrt(0.5)) < 0.02
+  spectrum = np.abs(np.fft.rfft(y))
+  assert abs(np.argmax(spectrum) * SR / len(y) - 1100) < 5

@@ -22,6 +22,7 @@ import librosa
 import numpy as np
 import scipy.fft
 import scipy.signal
+import soxr
 
 from drzjax import intervals
 from drzjax.data import channel as channel_lib
@@ -113,10 +114,12 @@ def _turn_slice(bank, utt, rng, max_len):
 
 
 def _speed(x, regions, factor):
-  """Resample so that playback is `factor` times faster (tempo and pitch, like nanodrz)."""
+  """Resample so that playback is `factor` times faster (tempo and pitch, like nanodrz): read
+  as if recorded at factor x the rate. soxr band-limits (linear interpolation would alias)."""
   n = max(1, int(round(len(x) / factor)))
-  y = np.interp(np.arange(n) * factor, np.arange(len(x)), x).astype(np.float32)
-  return y, np.minimum(np.rint(regions / factor).astype(np.int64), n)
+  y = soxr.resample(x, factor * 16000, 16000, quality="MQ")  # only the ratio matters
+  return (librosa.util.fix_length(y, size=n).astype(np.float32, copy=False),
+          np.minimum(np.rint(regions / factor).astype(np.int64), n))
 
 
 @functools.lru_cache(maxsize=None)
