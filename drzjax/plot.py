@@ -23,9 +23,9 @@ def timeline(tracks, duration, wave=None, sample_rate=16000, title=None):
   rows = len(lanes) + (1 if wave is not None else 0)
   fig, ax = plt.subplots(figsize=(10, 0.9 + 0.35 * rows), dpi=100)
   for i, (name, spk) in enumerate(lanes):
-    for s, e, who in tracks.get(name, []):
-      if who == spk:
-        ax.barh(i, e - s, left=s, height=0.7, color=colour[spk])
+    spans = [(s, e - s) for s, e, who in tracks.get(name, []) if who == spk]
+    if spans:
+      ax.broken_barh(spans, (i - 0.35, 0.7), facecolors=colour[spk])
   if wave is not None and len(wave):
     env = np.abs(wave[: int(duration * sample_rate)])
     t = np.arange(len(env)) / sample_rate
