@@ -1,6 +1,6 @@
 """Host data throughput: fixed-length mixtures synthesised per second per CPU core.
 
-  python bench/data_throughput.py [--config=configs/base.py[:variant]] [--bank=PATH]
+  python -m bench.data_throughput [--config=configs/base.py[:variant]] [--bank=PATH]
       [--seconds=15] [--workers=2] [--num=240] [--synthetic] [--profile]
 
 Three ways, on the config's mixture settings with min_secs = max_secs = --seconds:
@@ -26,16 +26,12 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)  # runs as a script; grain's spawned workers re-import it too
-os.environ["PYTHONPATH"] = ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+import numpy as np
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
-import numpy as np  # noqa: E402
-
-_CONFIG = config_flags.DEFINE_config_file("config", os.path.join(ROOT, "configs/base.py"),
+_CONFIG = config_flags.DEFINE_config_file("config", "configs/base.py",
                                           "Config file[:variant].")
 _BANK = flags.DEFINE_string("bank", "", "Bank directory (default: the config's bank).")
 _SECONDS = flags.DEFINE_float("seconds", 15.0, "Length of every mixture.")

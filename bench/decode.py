@@ -1,9 +1,9 @@
 """Decode throughput: KV-cached greedy (drzjax.decode) vs the recompute baseline (the full forward
 over audio + labels at every step, as nanodrz decodes), on a random-init model.
 
-  python bench/decode.py                                   # base config, batches 1 and 16
-  python bench/decode.py --recompute_tokens=91,16          # longer baseline runs
-  python bench/decode.py --config=tiny --batches=1,4 --repeats=2
+  python -m bench.decode                                   # base config, batches 1 and 16
+  python -m bench.decode --recompute_tokens=91,16          # longer baseline runs
+  python -m bench.decode --config=tiny --batches=1,4 --repeats=2
 
 Every row decodes a fixed number of tokens: `min_len=max_len` makes EOS illegal until the last
 label position, so the loop never stops early (a random model would otherwise end anywhere).
@@ -23,20 +23,16 @@ the batch sizes (tokens/s KV / tokens/s recompute).
 """
 import argparse
 import json
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-
-from configs import base  # noqa: E402
-from drzjax import decode as dec  # noqa: E402
-from drzjax import tokens  # noqa: E402
-from drzjax.model import Diarizer, ModelConfig  # noqa: E402
+from configs import base
+from drzjax import decode as dec
+from drzjax import tokens
+from drzjax.model import Diarizer, ModelConfig
 
 
 def parse_args(argv):

@@ -1,7 +1,7 @@
 """Ablations at equal wall-clock: train each variant for the same minutes, compare learning curves.
 
-  python bench/learning_curves.py --out=/tmp/curves --minutes=8 [--variants=recipe,relay,...]
-  python bench/learning_curves.py --out=/tmp/curves --report     # table + plot from finished runs
+  python -m bench.learning_curves --out=/tmp/curves --minutes=8 [--variants=recipe,relay,...]
+  python -m bench.learning_curves --out=/tmp/curves --report     # table + plot from finished runs
 
 Each variant is `python -m drzjax.main --config=configs/base.py:small` plus one change (VARIANTS),
 run one after the other (never two at once: they would share the cores), stopped by
@@ -63,7 +63,6 @@ def train(name, out, minutes, eval_every):
 def final_scores(out, names, num=200):
   """{name: {(decoder, collar): DER}} of each run's final checkpoint on the recipe's held-out
   conversations (the same mixtures for every variant)."""
-  sys.path.insert(0, ROOT)
   from configs.base import get_config  # noqa: PLC0415
   from drzjax import diarize, evaluate  # noqa: PLC0415
   mixtures, _ = evaluate.test_mixtures(get_config("small"), num)

@@ -1,7 +1,7 @@
 """Train-step throughput and MFU on this machine: one device, the step as train.py builds it.
 
-  python bench/train_step.py                                  # tiny and base, float32
-  python bench/train_step.py --configs=base --batch=8 --steps=5 --dtype=bfloat16
+  python -m bench.train_step                                  # tiny and base, float32
+  python -m bench.train_step --configs=base --batch=8 --steps=5 --dtype=bfloat16
 
 Per config: make_optimizer + compile_steps + create_state on a 1-device mesh, one fixed random
 batch (noise audio, random valid `s e L ... EOS` labels), warm-up, then N timed steps with
@@ -16,11 +16,9 @@ import argparse
 import json
 import os
 import re
-import sys
 import time
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import flax.linen as nn  # noqa: E402
 import jax  # noqa: E402

@@ -40,7 +40,7 @@ def _commands(prefix):
 
 
 MODULES = _commands(r"python -m (drzjax(?:\.\w+)+)")
-BENCH = _commands(r"python (bench/\w+\.py)")
+BENCH = _commands(r"python -m (bench\.\w+)")
 
 
 def test_readme_shows_the_commands():
@@ -69,7 +69,7 @@ def test_module_help_lists_the_readme_flags(module):
 
 @pytest.mark.parametrize("script", sorted(BENCH))
 def test_bench_help_lists_the_readme_flags(script):
-  r = _help([script])
+  r = _help(["-m", script])
   assert "--" in r.stdout, r.stdout + r.stderr  # absl's --help exits 1 after printing
   missing = [f for f in BENCH[script] if f not in r.stdout]
   assert not missing, f"README uses {missing} with {script}"
