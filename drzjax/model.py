@@ -31,17 +31,19 @@ from drzjax import tokens
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-  vocab_size: int = 512
+  """The model's hyperparameters, from the config (`from_config`); the defaults are
+  configs/base.py's base variant (tests/test_config.py holds them to it)."""
+  vocab_size: int = 136
   speaker_slots: int = 8
-  max_secs: float = 15.0
-  max_label_len: int = 151
+  max_secs: float = 10.0
+  max_label_len: int = 91
   sample_rate: int = 16000
   n_mels: int = 80
   n_fft: int = 640
   hop: int = 320
   strides: tuple = (2, 2)  # of the two stem convolutions: 20 ms mel frames -> 80 ms positions
   d_model: int = 256
-  num_layers: int = 6
+  num_layers: int = 4
   num_heads: int = 4
   mlp_ratio: int = 4
   dropout: float = 0.0

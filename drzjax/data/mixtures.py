@@ -33,14 +33,16 @@ MIN_TURN_SECS = 0.5  # room kept for each speaker who has not spoken yet
 
 @dataclasses.dataclass(frozen=True)
 class MixConfig:
+  """The mixture dials, from the config (`from_config`); the defaults are configs/base.py's
+  base variant (tests/test_config.py holds them to it)."""
   sample_rate: int = 16000
-  min_secs: float = 8.0
-  max_secs: float = 15.0
+  min_secs: float = 5.0
+  max_secs: float = 10.0
   num_speakers: int = 3
   speaker_weights: tuple = ()
   silence_max: float = 1.0
   interrupt_max: float = 0.5
-  max_turn_secs: float = 6.0
+  max_turn_secs: float = 3.0
   gain_db: float = 6.0
   noise_prob: float = 0.5
   snr_min: float = 10.0
@@ -51,12 +53,12 @@ class MixConfig:
   pitch_semitones: float = 2.0
   volume_prob: float = 0.2
   volume_depth: float = 0.5
-  max_segments: int = 50
+  max_segments: int = 30
   style: str = "conversation"
   min_turn_secs: float = 0.3
   backchannel_prob: float = 0.2
   crop_secs: float = 3.0
-  prompt_prob: float = 0.0
+  prompt_prob: float = 0.3
   channel: channel_lib.ChannelConfig = channel_lib.ChannelConfig()  # conversations only
 
   @classmethod
