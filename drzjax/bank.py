@@ -378,26 +378,33 @@ def build_corpus(source, layout, out, val_fraction=0.1, test_fraction=0.1, seed=
 
 
 def build_tts(out, speakers=240, utterances=6, val_fraction=0.1, test_fraction=0.1, seed=0,
-              log=_log):
-  """Build the embedded default bank of espeak-ng voices (drzjax.data.tts) at `out`."""
-  from drzjax.data import tts
+              log=_log, engine="espeak"):
+  """Build a bank of TTS voices at `out`: the embedded espeak-ng voices (drzjax.data.tts), or
+  with engine="kokoro" Kokoro-82M neural voices (drzjax.data.kokoro, optional packages)."""
+  from drzjax.data import kokoro, tts
+  engines = {"espeak": (tts, "tts"), "kokoro": (kokoro, "kokoro")}  # module, bank layout
+  if engine not in engines:
+    raise BankError(f"unknown TTS engine {engine!r}: choose from {', '.join(engines)}")
+  mod, layout = engines[engine]
   if speakers < MIN_SPEAKERS or utterances < 1:
     raise BankError(f"a TTS bank needs at least {MIN_SPEAKERS} speakers and 1 utterance each "
                     f"(got {speakers} x {utterances})")
-  header = {"source": "tts", "layout": "tts", "sample_rate": SAMPLE_RATE,
+  if engine == "kokoro" and not _is_built(out):
+    kokoro.load()  # missing packages: one clear error before anything is written
+  header = {"source": "tts", "layout": layout, "sample_rate": SAMPLE_RATE,
             "params": {"speakers": int(speakers), "utterances": int(utterances),
                        "seed": int(seed)}}
   voices = {}
 
   def synth(s, u):
     def chunks():
-      v = voices.setdefault(s, tts.voice(seed, s))
-      x = tts.speak_utterance(seed, s, u, v, SAMPLE_RATE)[1]
+      v = voices.setdefault(s, mod.voice(seed, s))
+      x = mod.speak_utterance(seed, s, u, v, SAMPLE_RATE)[1]
       for i in range(0, len(x), CHUNK):
         yield x[i:i + CHUNK]
     return chunks
 
-  items = [(f"{tts.speaker_name(s)}/{u:03d}", tts.speaker_name(s), synth(s, u))
+  items = [(f"{mod.speaker_name(s)}/{u:03d}", mod.speaker_name(s), synth(s, u))
            for s in range(speakers) for u in range(utterances)]
   return _build(out, header, items, _split(val_fraction, test_fraction, seed), log=log)
 
@@ -479,6 +486,9 @@ def _parser():
   b.add_argument("--seed", type=int, default=0, help="split seed (and TTS voices)")
   b.add_argument("--speakers", type=int, default=240, help="TTS only: number of voices")
   b.add_argument("--utterances", type=int, default=6, help="TTS only: utterances per voice")
+  b.add_argument("--engine", choices=("espeak", "kokoro"), default="espeak",
+                 help="TTS only: espeak-ng voices, or Kokoro-82M neural voices (pip install -r "
+                 "requirements-kokoro.txt; ~1 s of compute per s of audio on 2 cores)")
   b.add_argument("--strict", action="store_true", help="any unusable file is an error")
   i = sub.add_parser("info", help="summarise a bank")
   i.add_argument("bank")
@@ -505,7 +515,7 @@ def main(argv=None):
     if args.cmd == "build":
       if args.source == "tts":
         build_tts(args.out, args.speakers, args.utterances, args.val_fraction,
-                  args.test_fraction, args.seed)
+                  args.test_fraction, args.seed, engine=args.engine)
       else:
         if not args.layout:
           raise BankError(f"--layout is required with --source={args.source} "
@@ -520,7 +530,7 @@ def main(argv=None):
       layout = dl.CORPORA[args.corpus].layout if args.corpus else "speaker-dirs"
       _log(f"done; next: python -m drzjax.bank build --source={target} --layout={layout} "
            "--out=BANK")
-  except (BankError, dl.DownloadError, tts.TTSError) as e:
+  except (BankError, dl.DownloadError, tts.TTSError) as e:  # kokoro.KokoroError is a TTSError
     print(f"error: {e}", file=sys.stderr)
     return 1
   except BrokenPipeError:  # `info BANK | head`: the reader left, nothing to report

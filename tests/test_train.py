@@ -331,6 +331,39 @@ def test_two_processes_agree_with_one(reference_run, small_bank, tmp_path):
   # Same global batches (each host makes its half), mesh of 4 vs 1 device: float32 order only.
   np.testing.assert_allclose([got[s] for s in (1, 2, 3)], [ref[s] for s in (1, 2, 3)], rtol=1e-5)
   assert os.path.isdir(os.path.join(wd, "checkpoints", "3"))
+  # Both processes restore their shards of checkpoint 3 and go on as the one-process run did
+  # (steps 4-5 are still in the warmup, so the shorter schedule does not change the lr).
+  procs = [run_main(wd, small_bank, "--config.train.steps=5", "--config.train.log_every=1",
+                    "--config.train.checkpoint_every=5", f"--coordinator_address=localhost:{port}",
+                    "--num_processes=2", f"--process_id={i}", devices=2, wait=False)
+           for i in range(2)]
+  outs = [p.communicate(timeout=300)[0] for p in procs]
+  for p, out in zip(procs, outs):
+    assert p.returncode == 0, out
+    assert "resuming from step 3" in out, out
+  got = losses(wd)
+  assert sorted(got) == [1, 2, 3, 4, 5]
+  np.testing.assert_allclose([got[s] for s in (4, 5)], [ref[s] for s in (4, 5)], rtol=1e-5)
+
+
+def test_dropout_after_resume_matches_uninterrupted(reference_run, small_bank, tmp_path):
+  """Dropout masks come from (seed, step), not from state lost at a restart: replaying steps
+  5-8 from checkpoint 4 gives the losses the uninterrupted run logged."""
+  wd, again = str(tmp_path / "run"), str(tmp_path / "again")
+  args = ("--config.train.steps=8", "--config.train.log_every=1",
+          "--config.train.checkpoint_every=4", "--config.model.dropout=0.1")
+  r = run_main(wd, small_bank, *args)
+  assert r.returncode == 0, r.stderr
+  first = losses(wd)
+  assert first[1] != pytest.approx(losses(reference_run)[1], rel=1e-4)  # dropout is active
+  shutil.copytree(wd, again)
+  shutil.rmtree(os.path.join(again, "checkpoints", "8"))
+  r = run_main(again, small_bank, *args)
+  assert r.returncode == 0, r.stderr
+  assert "resuming from step 4" in r.stderr
+  got = losses(again)
+  np.testing.assert_allclose([got[s] for s in range(5, 9)], [first[s] for s in range(5, 9)],
+                             rtol=1e-5)
 
 
 def test_validation_der_and_timeline_image(small_bank, tmp_path):
