@@ -80,8 +80,8 @@ def find_bank(config):
     return _BANK.value, "given"
   if not _SYNTHETIC.value:
     try:
-      from drzjax import bank as bank_cli  # noqa: PLC0415
-      return bank_cli.default_bank(config), "default"
+      from drzjax.data import build  # noqa: PLC0415
+      return build.default_bank(config), "default"
     except Exception as e:  # noqa: BLE001 - any failure: fall back to a synthetic bank
       print(f"default bank unavailable ({type(e).__name__}: {e}); using a synthetic one",
             file=sys.stderr)

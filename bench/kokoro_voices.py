@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from drzjax import bank as cli
+from drzjax.data import build
 from drzjax.data import bank as bank_lib
 
 
@@ -77,7 +77,7 @@ def main(argv=None):
       speed = None
       if not given:
         t0 = time.time()
-        given = cli.build_tts(os.path.join(tmp, engine), a.speakers, a.utterances,
+        given = build.build_tts(os.path.join(tmp, engine), a.speakers, a.utterances,
                               seed=a.seed, engine=engine, log=lambda m: None)
         b = bank_lib.Bank(given)
         speed = sum(u.length for u in b.utterances) / b.sample_rate / (time.time() - t0)

@@ -244,10 +244,10 @@ def test_mixtures(config, num, secs=None, bank_path=None, split=None):
   the chunked path (no prompt examples, no crop, no label budget). bank_path: another bank, all
   of whose speakers are used (e.g. real voices the model never heard) unless `split` names one."""
   import dataclasses  # noqa: PLC0415
-  from drzjax import bank as bank_cli  # noqa: PLC0415
+  from drzjax.data import build  # noqa: PLC0415
   from drzjax.data import mixtures as mixtures_lib  # noqa: PLC0415
   from drzjax.data import pipeline  # noqa: PLC0415
-  spec = pipeline.ExampleSpec.from_config(config, bank_path or bank_cli.default_bank(config),
+  spec = pipeline.ExampleSpec.from_config(config, bank_path or build.default_bank(config),
                                           split or ("all" if bank_path else "test"),
                                           seed=config.seed + 2)
   # One test set whatever the model trained on: no channel augmentation (real voices bring

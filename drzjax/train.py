@@ -281,7 +281,7 @@ def _eta(secs):
 
 
 def train_and_evaluate(config, workdir):
-  from drzjax import bank as bank_cli  # noqa: PLC0415 - builds the default bank on first use
+  from drzjax.data import build  # noqa: PLC0415 - builds the default bank on first use
   from drzjax import validate  # noqa: PLC0415
 
   tc = config.train
@@ -305,7 +305,7 @@ def train_and_evaluate(config, workdir):
                model_lib.count_params(abstract.params) / 1e6)
 
   # ---- Data: the speaker bank and this host's slice of the mixture stream ----
-  bank_path = bank_cli.default_bank(config)
+  bank_path = build.default_bank(config)
   spec = pipeline.ExampleSpec.from_config(config, bank_path, "train")
   data_iter = iter(pipeline.dataset(spec, tc.batch_size, jax.process_index(),
                                     jax.process_count(), config.data.workers,

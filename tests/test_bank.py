@@ -11,6 +11,7 @@ import soundfile as sf
 
 from configs import base
 from drzjax import bank as cli
+from drzjax.data import build
 from drzjax.audio import AudioError, audio_info, iter_audio_chunks, load_audio, load_audio_info
 from drzjax.data import bank as bank_lib
 from drzjax.data.vad import speech_regions
@@ -119,7 +120,7 @@ def test_vad_finds_the_bursts_in_noise():
 def test_build_speaker_dirs(tmp_path, capsys):
   src, out = str(tmp_path / "corpus"), str(tmp_path / "bank")
   truth = make_corpus(src)
-  cli.build_corpus(src, "speaker-dirs", out, val_fraction=0.2, test_fraction=0.2, seed=3)
+  build.build_corpus(src, "speaker-dirs", out, val_fraction=0.2, test_fraction=0.2, seed=3)
   err = capsys.readouterr().err
   assert err.count("resampled 22050->16000 Hz, downmixed 2->1 channels") == 1  # said once
   assert "built" in err and "files/s" in err
@@ -148,15 +149,15 @@ def test_build_speaker_dirs(tmp_path, capsys):
 
   # A rerun is a no-op; other split fractions only rewrite the split.
   before = os.path.getmtime(os.path.join(out, "audio.i16"))
-  cli.build_corpus(src, "speaker-dirs", out, val_fraction=0.2, test_fraction=0.2, seed=3)
+  build.build_corpus(src, "speaker-dirs", out, val_fraction=0.2, test_fraction=0.2, seed=3)
   assert "already built" in capsys.readouterr().err
-  cli.build_corpus(src, "speaker-dirs", out, val_fraction=0.2, test_fraction=0.2, seed=4)
+  build.build_corpus(src, "speaker-dirs", out, val_fraction=0.2, test_fraction=0.2, seed=4)
   assert "re-split" in capsys.readouterr().err
   assert os.path.getmtime(os.path.join(out, "audio.i16")) == before
   assert bank_lib.open_bank(out).manifest["build"]["seed"] == 4
   # Another source into the same bank directory is refused.
   with pytest.raises(bank_lib.BankError, match="already holds a bank"):
-    cli.build_corpus(src, "vctk", out)
+    build.build_corpus(src, "vctk", out)
 
 
 def test_bad_files_are_skipped_with_a_warning(tmp_path, capsys):
@@ -167,7 +168,7 @@ def test_bad_files_are_skipped_with_a_warning(tmp_path, capsys):
     f.write("not audio")
   sf.write(os.path.join(src, "spk2", "silent.wav"), np.zeros(16000, np.float32), 16000)
   sf.write(os.path.join(src, "loose.wav"), np.zeros(16000, np.float32), 16000)
-  cli.build_corpus(src, "speaker-dirs", out)
+  build.build_corpus(src, "speaker-dirs", out)
   err = capsys.readouterr().err
   for name, problem in (("spk0/empty.wav", "empty file"), ("spk1/notes.flac", "not readable"),
                         ("spk2/silent.wav", "no speech"), ("loose.wav", "speaker folder")):
@@ -179,13 +180,13 @@ def test_bad_files_are_skipped_with_a_warning(tmp_path, capsys):
 def test_interrupted_build_resumes(tmp_path, capsys):
   src = str(tmp_path / "corpus")
   make_corpus(src, speakers=4, files=2)
-  fresh = cli.build_corpus(src, "speaker-dirs", str(tmp_path / "fresh"))
+  fresh = build.build_corpus(src, "speaker-dirs", str(tmp_path / "fresh"))
   # A bad file late in the order stops a --strict build after the others are done ...
   out = str(tmp_path / "bank")
   bad = os.path.join(src, "spk3", "zz.wav")
   open(bad, "w").close()
   with pytest.raises(bank_lib.BankError, match="zz.wav"):
-    cli.build_corpus(src, "speaker-dirs", out, strict=True)
+    build.build_corpus(src, "speaker-dirs", out, strict=True)
   assert not os.path.exists(os.path.join(out, "manifest.json"))
   with pytest.raises(bank_lib.BankError, match="not a complete bank"):
     bank_lib.open_bank(out)
@@ -196,7 +197,7 @@ def test_interrupted_build_resumes(tmp_path, capsys):
     f.write(b"\x01\x02" * 999)
   os.remove(bad)
   capsys.readouterr()
-  cli.build_corpus(src, "speaker-dirs", out)
+  build.build_corpus(src, "speaker-dirs", out)
   assert "resuming: 8 files already done" in capsys.readouterr().err
   a, b = bank_lib.open_bank(fresh), bank_lib.open_bank(out)
   assert a.manifest["utterances"] == b.manifest["utterances"]
@@ -208,13 +209,13 @@ def test_interrupted_build_resumes(tmp_path, capsys):
 
 
 def test_layouts(tmp_path):
-  assert cli.speaker_of("1089/134686/1089_134686_000001_000001.wav", "libritts") == ("1089", None)
-  assert cli.speaker_of("test-clean/1089/134686/x.flac", "librispeech")[0] == "1089"
-  assert cli.speaker_of("wav48_silence_trimmed/p225/p225_001_mic1.flac", "vctk")[0] == "p225"
-  assert cli.speaker_of("alice/day1/a.wav", "speaker-dirs")[0] == "alice"
-  assert cli.speaker_of("a.wav", "libritts")[0] is None
+  assert build.speaker_of("1089/134686/1089_134686_000001_000001.wav", "libritts") == ("1089", None)
+  assert build.speaker_of("test-clean/1089/134686/x.flac", "librispeech")[0] == "1089"
+  assert build.speaker_of("wav48_silence_trimmed/p225/p225_001_mic1.flac", "vctk")[0] == "p225"
+  assert build.speaker_of("alice/day1/a.wav", "speaker-dirs")[0] == "alice"
+  assert build.speaker_of("a.wav", "libritts")[0] is None
   # VCTK 0.92 holds every utterance twice (two microphones): mic1 only, where both exist.
-  assert cli._drop_vctk_mic2(["p1/a_mic1.flac", "p1/a_mic2.flac", "p1/b_mic2.flac"]) == [
+  assert build._drop_vctk_mic2(["p1/a_mic1.flac", "p1/a_mic2.flac", "p1/b_mic2.flac"]) == [
       "p1/a_mic1.flac", "p1/b_mic2.flac"]
   # A LibriTTS-shaped corpus builds with its speakers from the path.
   rng = np.random.default_rng(5)
@@ -222,14 +223,14 @@ def test_layouts(tmp_path):
   for s in ("19", "26", "27"):
     write_file(str(src / s / "100" / f"{s}_100_000001_000000.wav"), rng, 150)
     (src / s / "100" / f"{s}_100_000001_000000.normalized.txt").write_text("text")
-  out = cli.build_corpus(str(tmp_path / "LibriTTS"), "libritts", str(tmp_path / "b"))
+  out = build.build_corpus(str(tmp_path / "LibriTTS"), "libritts", str(tmp_path / "b"))
   assert sorted(bank_lib.open_bank(out).by_speaker) == ["19", "26", "27"]
 
 
 def test_info(tmp_path, capsys):
   src, out = str(tmp_path / "corpus"), str(tmp_path / "bank")
   make_corpus(src, speakers=4, files=2)
-  cli.build_corpus(src, "speaker-dirs", out)
+  build.build_corpus(src, "speaker-dirs", out)
   capsys.readouterr()
   assert cli.main(["info", out]) == 0
   text = capsys.readouterr().out
@@ -254,22 +255,22 @@ def test_default_bank(tmp_path, capsys):
   config.bank.cache_dir = str(tmp_path / "cache")
   config.bank.tts_speakers, config.bank.tts_utterances = 5, 1
   config.bank.val_fraction = config.bank.test_fraction = 0.2
-  path = cli.default_bank(config)
+  path = build.default_bank(config)
   assert path == str(tmp_path / "cache" / "tts-5x1-seed0")
   assert "building the default voice bank into" in capsys.readouterr().err
   b = bank_lib.open_bank(path)
   assert len(b.by_speaker) == 5 and all(len(b.speakers(s)) >= 1 for s in bank_lib.SPLITS)
-  assert cli.default_bank(config) == path          # second use: no rebuild, no message
+  assert build.default_bank(config) == path          # second use: no rebuild, no message
   assert "building" not in capsys.readouterr().err
   config.bank.path = path                          # an explicit, complete bank
-  assert cli.default_bank(config) == path
+  assert build.default_bank(config) == path
   config.bank.path = str(tmp_path / "nope")
   with pytest.raises(bank_lib.BankError, match="nope: no such bank directory"):
-    cli.default_bank(config)
+    build.default_bank(config)
   os.makedirs(tmp_path / "half")
   config.bank.path = str(tmp_path / "half")
   with pytest.raises(bank_lib.BankError, match="not a complete bank"):
-    cli.default_bank(config)
+    build.default_bank(config)
 
 
 # --- bad input on the command line -------------------------------------------------------------
@@ -376,7 +377,7 @@ def test_killed_build_resumes_to_the_same_bank(tmp_path):
     pytest.skip("the build finished before it could be killed")
   with pytest.raises(bank_lib.BankError):
     bank_lib.open_bank(str(out))
-  cli.build_tts(str(out), 40, 1)
-  clean = cli.build_tts(str(tmp_path / "clean"), 40, 1)
+  build.build_tts(str(out), 40, 1)
+  clean = build.build_tts(str(tmp_path / "clean"), 40, 1)
   for name in ("audio.i16", "manifest.json"):
     assert (out / name).read_bytes() == open(os.path.join(clean, name), "rb").read(), name

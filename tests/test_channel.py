@@ -7,7 +7,7 @@ import pytest
 import scipy.signal
 
 from configs import base
-from drzjax import bank as bank_cli
+from drzjax.data import build
 from drzjax.data import bank as bank_lib
 from drzjax.data import channel
 from drzjax.data import mixtures
@@ -146,9 +146,9 @@ def test_multibank_errors(small_bank, tmp_path):
   config = base.get_config("tiny")
   config.bank.path, config.bank.weights = f"{small_bank},{small_bank}", "1,2,3"
   with pytest.raises(bank_lib.BankError, match="3 entries for 2 bank"):
-    bank_cli.default_bank(config)
+    build.default_bank(config)
   config.bank.weights = "1,2"
-  assert bank_cli.default_bank(config) == f"{small_bank},{small_bank}"
+  assert build.default_bank(config) == f"{small_bank},{small_bank}"
 
 
 def test_evaluation_mixtures_are_channel_free(small_bank):

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from drzjax import bank as cli
+from drzjax.data import build
 from drzjax.data import bank as bank_lib
 from drzjax.data import kokoro
 from drzjax.data import tts
@@ -73,7 +73,7 @@ def test_voices_are_deterministic_and_varied(model):
 
 
 def test_tiny_bank_and_determinism(model, tmp_path):
-  out = cli.build_tts(str(tmp_path / "kb"), speakers=3, utterances=1, seed=TINY_SEED,
+  out = build.build_tts(str(tmp_path / "kb"), speakers=3, utterances=1, seed=TINY_SEED,
                       engine="kokoro")
   b = bank_lib.open_bank(out)
   m = b.manifest
@@ -90,7 +90,7 @@ def test_tiny_bank_and_determinism(model, tmp_path):
   assert x.dtype == np.float32 and abs(np.abs(x).max() - v["gain"]) < 1e-3
   assert np.all(x[:int(0.04 * 16000)] == 0)
   stored = b.audio(b.utterances_of(kokoro.speaker_name(0))[0])
-  np.testing.assert_array_equal(cli._to_int16(x), np.round(stored * 32768).astype(np.int16))
+  np.testing.assert_array_equal(build._to_int16(x), np.round(stored * 32768).astype(np.int16))
   # A bank of one engine is never taken for the other's.
   with pytest.raises(bank_lib.BankError, match="already holds a bank"):
-    cli.build_tts(out, speakers=3, utterances=1, seed=TINY_SEED)
+    build.build_tts(out, speakers=3, utterances=1, seed=TINY_SEED)

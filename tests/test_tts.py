@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-from drzjax import bank as cli
+from drzjax.data import build
 from drzjax.data import bank as bank_lib
 from drzjax.data import tts
 
@@ -77,7 +77,7 @@ def test_voices_are_distinguishable():
 
 
 def test_tts_bank(tmp_path):
-  out = cli.build_tts(str(tmp_path / "tb"), speakers=6, utterances=2, val_fraction=0.2,
+  out = build.build_tts(str(tmp_path / "tb"), speakers=6, utterances=2, val_fraction=0.2,
                       test_fraction=0.2, seed=0)
   b = bank_lib.open_bank(out)
   assert sorted(b.by_speaker) == [tts.speaker_name(s) for s in range(6)]
@@ -95,7 +95,7 @@ def test_tts_bank(tmp_path):
     speech += (r[:, 1] - r[:, 0]).sum()
   assert 0.6 < speech / sum(u.length for u in b.utterances) < 0.99  # pauses are found
   # Rebuilt after other synthesis in this process: the same bytes (espeak's state is reset).
-  again = cli.build_tts(str(tmp_path / "tb2"), speakers=6, utterances=2, val_fraction=0.2,
+  again = build.build_tts(str(tmp_path / "tb2"), speakers=6, utterances=2, val_fraction=0.2,
                         test_fraction=0.2, seed=0)
   for name in ("audio.i16", "manifest.json"):
     with open(os.path.join(out, name), "rb") as f1, open(os.path.join(again, name), "rb") as f2:

@@ -20,6 +20,7 @@ import soundfile as sf
 from drzjax import plot
 from drzjax import rttm
 from drzjax.data import bank as bank_lib
+from drzjax.data import build
 from drzjax.data import mixtures
 from drzjax.data import pipeline
 
@@ -37,11 +38,7 @@ SEED_OFFSET = {"train": 0, "val": 1, "test": 2}
 def bank_path(config, override=""):
   if override:
     return override
-  try:
-    from drzjax import bank as bank_cli  # noqa: PLC0415 - builds the default bank if needed
-  except ImportError:
-    sys.exit("error: no bank given and drzjax.bank is unavailable; pass --bank=PATH")
-  return bank_cli.default_bank(config)
+  return build.default_bank(config)  # builds the embedded bank on first use
 
 
 def overlap_fraction(segments, n, sr):
