@@ -2,6 +2,7 @@
 
   python -m drzjax.bank build --source=DIR --layout=libritts --out=BANK   # from a corpus
   python -m drzjax.bank build --source=tts --out=BANK [--speakers=240 --utterances=6]
+  python -m drzjax.bank build --source=tts --engine=kokoro --out=BANK   # Kokoro neural voices
   python -m drzjax.bank info BANK
   python -m drzjax.bank download --corpus=libritts-test-clean --out=DIR
 
