@@ -165,3 +165,13 @@ def test_evaluation_mixtures_are_channel_free(small_bank):
   train, _ = evaluate.test_mixtures(c, 4, bank_path=small_bank, split="train")
   assert {s for m in train for s in m.speakers} <= set(
       bank_lib.Bank(small_bank).speakers("train"))
+
+
+def test_preview_says_which_channel_each_mixture_got(bank, tmp_path, capsys):
+  from drzjax.data import preview  # noqa: PLC0415
+  cfg = dataclasses.replace(TINY, channel=ALL)
+  preview.write_preview(bank, cfg, "train", 0, range(2), str(tmp_path))
+  lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("mix")]
+  assert len(lines) == 2 and all("channel: eq x" in ln and "telephone" in ln for ln in lines)
+  preview.write_preview(bank, TINY, "train", 0, range(2), str(tmp_path / "clean"))
+  assert "channel:" not in capsys.readouterr().out
