@@ -23,34 +23,7 @@ import numpy as np
 
 from drzjax.data import build
 from drzjax.data import bank as bank_lib
-
-
-def mean_log_spectrum(x, sr=16000, n_fft=512, hop=160, bands=40):
-  """Long-term average log spectrum in log-spaced bands over the frames with sound (as
-  tests/test_tts.py): a timbre fingerprint."""
-  n = (len(x) - n_fft) // hop
-  frames = x[np.arange(n)[:, None] * hop + np.arange(n_fft)] * np.hanning(n_fft)
-  p = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-  e = p.sum(1)
-  band = np.digitize(np.fft.rfftfreq(n_fft, 1 / sr), np.geomspace(80, 7600, bands + 1)) - 1
-  onehot = (band[:, None] == np.arange(bands)[None]).astype(np.float64)
-  return np.log(p[e > e.max() * 1e-3] @ onehot + 1e-8).mean(0)
-
-
-def scores(f):
-  """(leave-one-out nearest-centroid accuracy, between/within) of fingerprints f (S, U, D)."""
-  S, U = f.shape[:2]
-  hits = 0
-  for s in range(S):
-    for u in range(U):
-      cents = np.array([np.delete(f[k], u, 0).mean(0) if k == s else f[k].mean(0)
-                        for k in range(S)])
-      hits += np.argmin(((cents - f[s, u]) ** 2).sum(1)) == s
-  within = np.mean([np.linalg.norm(f[s, i] - f[s, j]) for s in range(S)
-                    for i in range(U) for j in range(i + 1, U)])
-  between = np.mean([np.linalg.norm(f[s, i] - f[k, j]) for s in range(S)
-                     for k in range(s + 1, S) for i in range(U) for j in range(U)])
-  return hits / (S * U), between / within
+from drzjax.data import timbre
 
 
 def bank_features(path, speakers, utterances):
@@ -58,7 +31,7 @@ def bank_features(path, speakers, utterances):
   names = [s for s in sorted(b.by_speaker) if len(b.by_speaker[s]) >= utterances][:speakers]
   if len(names) < speakers:
     sys.exit(f"{path}: only {len(names)} speakers with {utterances} utterances")
-  return np.array([[mean_log_spectrum(b.audio(u)) for u in b.utterances_of(s)[:utterances]]
+  return np.array([[timbre.fingerprint(b.audio(u)) for u in b.utterances_of(s)[:utterances]]
                    for s in names])
 
 
@@ -81,7 +54,7 @@ def main(argv=None):
                               seed=a.seed, engine=engine, log=lambda m: None)
         b = bank_lib.Bank(given)
         speed = sum(u.length for u in b.utterances) / b.sample_rate / (time.time() - t0)
-      acc, ratio = scores(bank_features(given, a.speakers, a.utterances))
+      acc, ratio = timbre.distinctness(bank_features(given, a.speakers, a.utterances))
       rows.append({"voices": f"{engine}", "speakers": a.speakers, "accuracy": acc,
                    "between_within": ratio, "audio_s_per_s": speed})
   if a.originals:
@@ -93,8 +66,8 @@ def main(argv=None):
       v = {"style": styles[k], "speed": 1.0, "gain": 0.7, "formant": 1.0}
       xs = [kokoro.speak_utterance(a.seed, k, u, v)[1] for u in range(a.utterances)]
       secs += sum(len(x) for x in xs) / 16000
-      f.append([mean_log_spectrum(x) for x in xs])
-    acc, ratio = scores(np.array(f))
+      f.append([timbre.fingerprint(x) for x in xs])
+    acc, ratio = timbre.distinctness(np.array(f))
     rows.append({"voices": "kokoro-5-originals", "speakers": len(styles), "accuracy": acc,
                  "between_within": ratio, "audio_s_per_s": secs / (time.time() - t0)})
   print(f"{'voices':<20} {'speakers':>8} {'utts':>5} {'accuracy':>9} {'chance':>7} "

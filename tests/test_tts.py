@@ -7,6 +7,7 @@ import numpy as np
 
 from drzjax.data import build
 from drzjax.data import bank as bank_lib
+from drzjax.data import timbre
 from drzjax.data import tts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,37 +44,16 @@ def test_synthesize():
   assert abs(len(y) / len(tts.synthesize(text, v)) - 1 / 1.1) < 0.02
 
 
-def _mean_log_spectrum(x, sr=16000, n_fft=512, hop=160, bands=40):
-  """Long-term average log spectrum in log-spaced bands (80 Hz - 7.6 kHz) over the frames with
-  sound: a timbre fingerprint."""
-  n = (len(x) - n_fft) // hop
-  frames = x[np.arange(n)[:, None] * hop + np.arange(n_fft)] * np.hanning(n_fft)
-  p = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-  e = p.sum(1)
-  band = np.digitize(np.fft.rfftfreq(n_fft, 1 / sr), np.geomspace(80, 7600, bands + 1)) - 1
-  onehot = (band[:, None] == np.arange(bands)[None]).astype(np.float64)
-  return np.log(p[e > e.max() * 1e-3] @ onehot + 1e-8).mean(0)
-
-
 def test_voices_are_distinguishable():
   """Each utterance's spectral fingerprint is nearer its own speaker's other utterances than
   any other speaker's (leave-one-out nearest centroid), and speakers lie far apart compared
   to how much one speaker varies across texts."""
   S, U = 10, 3
-  f = np.array([[_mean_log_spectrum(tts.speak_utterance(0, s, u)[1]) for u in range(U)]
+  f = np.array([[timbre.fingerprint(tts.speak_utterance(0, s, u)[1]) for u in range(U)]
                 for s in range(S)])
-  hits = 0
-  for s in range(S):
-    for u in range(U):
-      cents = np.array([np.delete(f[k], u, 0).mean(0) if k == s else f[k].mean(0)
-                        for k in range(S)])
-      hits += np.argmin(((cents - f[s, u]) ** 2).sum(1)) == s
-  assert hits >= 0.8 * S * U, hits  # chance is 10%
-  within = np.mean([np.linalg.norm(f[s, i] - f[s, j]) for s in range(S)
-                    for i in range(U) for j in range(i + 1, U)])
-  between = np.mean([np.linalg.norm(f[s, i] - f[k, j]) for s in range(S) for k in range(s + 1, S)
-                     for i in range(U) for j in range(U)])
-  assert between > 2 * within, (between, within)
+  accuracy, spread = timbre.distinctness(f)
+  assert accuracy >= 0.8, accuracy  # chance is 10%
+  assert spread > 2, spread
 
 
 def test_tts_bank(tmp_path):

@@ -170,13 +170,8 @@ def speak_utterance(seed, speaker, utterance, v=None, sample_rate=16000):
   sentences one by one, 0.2-1.0 s apart, 0.05-0.3 s of silence at each end."""
   v = v or voice(seed, speaker)
   sentences = tts.utterance_sentences(seed, speaker, utterance, "en")
-  rng = np.random.default_rng([seed, speaker, utterance, 11])
-  gap = lambda lo, hi: np.zeros(int(rng.uniform(lo, hi) * sample_rate), np.float32)  # noqa: E731
-  parts = [gap(0.05, 0.3)]
-  for i, text in enumerate(sentences):
-    parts += ([gap(0.2, 1.0)] if i else []) + [synthesize(text, v, sample_rate)]
-  parts.append(gap(0.05, 0.3))
-  return " ".join(sentences), np.concatenate(parts)
+  return tts.lay_out(seed, speaker, utterance, sentences,
+                     lambda text: synthesize(text, v, sample_rate), sample_rate)
 
 
 def speaker_name(speaker):

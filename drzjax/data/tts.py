@@ -219,11 +219,18 @@ def speak_utterance(seed, speaker, utterance, v=None, sample_rate=16000):
   inside an utterance are not all one block (espeak's own sentence pauses are short)."""
   v = v or voice(seed, speaker)
   sentences = utterance_sentences(seed, speaker, utterance, v["language"])
+  return lay_out(seed, speaker, utterance, sentences,
+                 lambda text: synthesize(text, v, sample_rate), sample_rate)
+
+
+def lay_out(seed, speaker, utterance, sentences, say, sample_rate):
+  """(text, wave): say(sentence) for each sentence, 0.2-1.0 s apart, 0.05-0.3 s of silence at
+  each end (drawn from (seed, speaker, utterance): deterministic). Shared by the TTS engines."""
   rng = np.random.default_rng([seed, speaker, utterance, 11])
   gap = lambda lo, hi: np.zeros(int(rng.uniform(lo, hi) * sample_rate), np.float32)  # noqa: E731
   parts = [gap(0.05, 0.3)]
   for i, text in enumerate(sentences):
-    parts += ([gap(0.2, 1.0)] if i else []) + [synthesize(text, v, sample_rate)]
+    parts += ([gap(0.2, 1.0)] if i else []) + [say(text)]
   parts.append(gap(0.05, 0.3))
   return " ".join(sentences), np.concatenate(parts)
 
