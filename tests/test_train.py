@@ -273,8 +273,10 @@ def test_unknown_config_key_is_a_clear_error(small_bank, tmp_path):
   _assert_clean_failure(r, "stepz")
 
 
-@pytest.mark.parametrize("override,needle", [("--config.train.log_every=0", "log_every=0"),
-                                             ("--config.train.steps=0", "steps=0")])
+@pytest.mark.parametrize("override,needle", [
+    ("--config.train.log_every=0", "log_every=0"), ("--config.train.steps=0", "steps=0"),
+    ("--config.bank.weights=1,2", "2 entries for 1 bank"),
+    ("--config.channel.reverb_prob=2", "channel.reverb_prob=2.0 must be a probability")])
 def test_bad_train_settings_are_clear_errors(small_bank, tmp_path, override, needle):
   r = run_main(str(tmp_path / "run"), small_bank, override)
   _assert_clean_failure(r, needle)
