@@ -334,14 +334,15 @@ _UTT = {"speaker": "a", "file": "a/1.wav", "offset": 0, "length": 10, "regions":
     ({"version": 1, "sample_rate": "fast", "utterances": [], "splits": {}}, "invalid literal"),
 ])
 def test_malformed_manifest_is_one_line(tmp_path, manifest, needle):
-  """info, training and preview all open banks through Bank: one line naming the manifest."""
+  """info, training and preview all open banks through Bank: one error naming the manifest."""
   (tmp_path / "b").mkdir()
   (tmp_path / "b" / "audio.i16").write_bytes(b"\0" * 40)
   (tmp_path / "b" / "manifest.json").write_text(json.dumps(manifest))
   with pytest.raises(bank_lib.BankError, match="manifest.json: .*" + needle):
     bank_lib.Bank(str(tmp_path / "b"))
-  r = run_cli("info", str(tmp_path / "b"))
-  assert r.returncode == 1 and needle in r.stderr and "Traceback" not in r.stderr
+  if needle == "not iterable":  # one of them through the command line: one line, exit 1
+    r = run_cli("info", str(tmp_path / "b"))
+    assert r.returncode == 1 and needle in r.stderr and "Traceback" not in r.stderr
 
 
 def test_cli_builds_and_reports(tmp_path):
