@@ -62,16 +62,17 @@ def get_config(arg=None):
   c.data.prefetch = 4
 
   # Channels that real recordings have (drzjax/data/channel.py), each a probability: per voice
-  # (eq, reverb) or per conversation (the rest). All 0: clean synthetic audio.
+  # (eq, reverb) or per conversation (the rest). They carry the model to real recordings
+  # (MODEL.md, "Real voices"); all 0: clean synthetic audio (tiny, small).
   c.channel = ml_collections.ConfigDict()
-  c.channel.eq_prob = 0.0
-  c.channel.reverb_prob = 0.0
-  c.channel.babble_prob = 0.0
-  c.channel.hum_prob = 0.0
-  c.channel.click_prob = 0.0
-  c.channel.breath_prob = 0.0
-  c.channel.floor_prob = 0.0
-  c.channel.telephone_prob = 0.0
+  c.channel.eq_prob = 0.5
+  c.channel.reverb_prob = 0.3
+  c.channel.babble_prob = 0.2
+  c.channel.hum_prob = 0.1
+  c.channel.click_prob = 0.1
+  c.channel.breath_prob = 0.3
+  c.channel.floor_prob = 0.8
+  c.channel.telephone_prob = 0.05
 
   # Token layout (docs/design.md): V ids = PAD, EOS, time bins, speaker slots. 136 ids over
   # 10 s = 126 bins of 80 ms: one bin per audio position (model.hop * strides = 80 ms).
@@ -122,6 +123,10 @@ def get_config(arg=None):
   c.mesh.fsdp = 1
   c.mesh.tensor = 1
 
+  if variant in ("tiny", "small"):
+    # tiny: the tests' exact labels-vs-energy checks; small: the CPU recipe as MODEL.md measured it.
+    for key in c.channel:
+      c.channel[key] = 0.0
   if variant == "tiny":
     c.bank.tts_speakers = 30
     c.bank.tts_utterances = 3

@@ -253,7 +253,7 @@ def test_mixtures(config, num, secs=None, bank_path=None, split=None):
   # One test set whatever the model trained on: no channel augmentation (real voices bring
   # their own channel), and a --bank is read alone, without the training mix's weights.
   spec = dataclasses.replace(spec, mix=dataclasses.replace(
-      spec.mix, channel=mixtures_lib.channel_lib.ChannelConfig()),
+      spec.mix, channel=mixtures_lib.channel_lib.OFF),
       bank_weights=() if bank_path else spec.bank_weights)
   if secs:
     mix = dataclasses.replace(spec.mix, min_secs=secs, max_secs=secs, crop_secs=0.0,

@@ -27,14 +27,15 @@ EFFECTS = ("eq", "reverb", "babble", "hum", "click", "breath", "floor", "telepho
 
 @dataclasses.dataclass(frozen=True)
 class ChannelConfig:
-  eq_prob: float = 0.0         # per voice: random EQ / microphone colouring
-  reverb_prob: float = 0.0     # per voice: synthetic room reverberation
-  babble_prob: float = 0.0     # per mixture: far voices of other speakers, 15-30 dB down
-  hum_prob: float = 0.0        # per mixture: 50/60 Hz mains hum with harmonics
-  click_prob: float = 0.0      # per mixture: a few clicks / pops
-  breath_prob: float = 0.0     # per mixture: breath-like noise bursts in the pauses
-  floor_prob: float = 0.0      # per mixture: a low background floor (35-60 dB below speech)
-  telephone_prob: float = 0.0  # per mixture: 300-3400 Hz band, 8-bit mu-law
+  """The dials; the defaults are configs/base.py's (the shipped model's recipe, MODEL.md)."""
+  eq_prob: float = 0.5         # per voice: random EQ / microphone colouring
+  reverb_prob: float = 0.3     # per voice: synthetic room reverberation
+  babble_prob: float = 0.2     # per mixture: far voices of other speakers, 15-30 dB down
+  hum_prob: float = 0.1        # per mixture: 50/60 Hz mains hum with harmonics
+  click_prob: float = 0.1      # per mixture: a few clicks / pops
+  breath_prob: float = 0.3     # per mixture: breath-like noise bursts in the pauses
+  floor_prob: float = 0.8      # per mixture: a low background floor (35-60 dB below speech)
+  telephone_prob: float = 0.05  # per mixture: 300-3400 Hz band, 8-bit mu-law
 
   @classmethod
   def from_config(cls, config):
@@ -47,6 +48,9 @@ class ChannelConfig:
   @property
   def off(self):
     return not any(getattr(self, f.name) for f in dataclasses.fields(self))
+
+
+OFF = ChannelConfig(**{f.name: 0.0 for f in dataclasses.fields(ChannelConfig)})
 
 
 def _draw(rng, p):
