@@ -5,7 +5,7 @@
 
 Per config: make_optimizer + compile_steps + create_state on a 1-device mesh, one fixed random
 batch (noise audio, random valid `s e L ... EOS` labels), warm-up, then N timed steps with
-block_until_ready after each. Model FLOPs are model.flops_per_example (matmuls, fwd + bwd = 3x
+block_until_ready after each. Model FLOPs are flops_per_example (matmuls, fwd + bwd = 3x
 fwd); beside them XLA's counts for the compiled step: its dot + convolution ops read from the
 HLO, and cost_analysis()['flops'] (every op: FFT, elementwise, optimizer too). MFU is against
 the float32 2048^3 matmul peak measured in the same run (best of 10 before and 10 after).
@@ -26,10 +26,29 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from configs.base import get_config  # noqa: E402
+from drzjax import features  # noqa: E402
 from drzjax import model as model_lib  # noqa: E402
 from drzjax import sharding  # noqa: E402
 from drzjax import tokens  # noqa: E402
 from drzjax import train  # noqa: E402
+
+
+def flops_per_example(cfg):
+  """Matmul FLOPs of one training example, forward + backward (= 3x forward), for MFU.
+
+  Forward, 2 FLOPs per multiply-add: per layer over all seq_len positions the qkv, out and MLP
+  projections, plus QK^T and AV over the full (masked but computed) square; the head over the
+  label positions only; the conv stem (k=3 over the mel frames, then k=3 stride 2). Not counted:
+  the log-mel (FFT, filterbank), embeddings, norms and other elementwise work, the optimizer.
+  """
+  d, L, T = cfg.d_model, cfg.num_layers, cfg.seq_len
+  frames = features.num_frames(cfg.num_samples, cfg.hop)
+  mid = -(-frames // cfg.strides[0])  # positions after the first convolution
+  proj = 2 * T * (3 * d * d + d * d + 2 * cfg.mlp_ratio * d * d)  # qkv, out, mlp_in + mlp_out
+  attn = 2 * 2 * T * T * d  # QK^T and AV, all heads
+  head = 2 * cfg.max_label_len * d * cfg.vocab_size
+  stem = 2 * 3 * (mid * cfg.n_mels * d + cfg.num_audio * d * d)
+  return 3 * (L * (proj + attn) + head + stem)
 
 
 def matmul_peak(n=2048, reps=10):
@@ -123,7 +142,7 @@ def bench(name, args):
         times.append(time.perf_counter() - t)
   loss = float(metrics["loss"])
   med, best = float(np.median(times)), min(times)
-  flops = model_lib.flops_per_example(model.cfg) * b
+  flops = flops_per_example(model.cfg) * b
   xla = xla_flops(compiled)
   try:
     xla_mm = hlo_matmul_flops(compiled.as_text())

@@ -347,21 +347,3 @@ def init_params(model, rng):
 
 def count_params(params):
   return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params))
-
-
-def flops_per_example(cfg):
-  """Matmul FLOPs of one training example, forward + backward (= 3x forward), for MFU.
-
-  Forward, 2 FLOPs per multiply-add: per layer over all seq_len positions the qkv, out and MLP
-  projections, plus QK^T and AV over the full (masked but computed) square; the head over the
-  label positions only; the conv stem (k=3 over the mel frames, then k=3 stride 2). Not counted:
-  the log-mel (FFT, filterbank), embeddings, norms and other elementwise work, the optimizer.
-  """
-  d, L, T = cfg.d_model, cfg.num_layers, cfg.seq_len
-  frames = features.num_frames(cfg.num_samples, cfg.hop)
-  mid = -(-frames // cfg.strides[0])  # positions after the first convolution
-  proj = 2 * T * (3 * d * d + d * d + 2 * cfg.mlp_ratio * d * d)  # qkv, out, mlp_in + mlp_out
-  attn = 2 * 2 * T * T * d  # QK^T and AV, all heads
-  head = 2 * cfg.max_label_len * d * cfg.vocab_size
-  stem = 2 * 3 * (mid * cfg.n_mels * d + cfg.num_audio * d * d)
-  return 3 * (L * (proj + attn) + head + stem)
