@@ -173,6 +173,7 @@ def test_rerun_resumes_and_continues(reference_run, small_bank, tmp_path):
   assert max(losses(wd)) == 14
 
 
+@pytest.mark.slow
 def test_kill9_resume_matches_uninterrupted(reference_run, small_bank, tmp_path):
   wd = str(tmp_path / "run")
   args = ("--config.train.steps=12", "--config.train.log_every=1",
@@ -238,8 +239,9 @@ def test_truncated_newest_checkpoint_falls_back(reference_run, small_bank, tmp_p
   assert {"12", "16"} <= set(os.listdir(os.path.join(wd, "checkpoints")))
 
 
-@pytest.mark.parametrize("sig,code,says", [(signal.SIGTERM, 0, "SIGTERM"),
-                                           (signal.SIGINT, 130, "interrupted at step")])
+@pytest.mark.parametrize("sig,code,says", [
+    (signal.SIGTERM, 0, "SIGTERM"),
+    pytest.param(signal.SIGINT, 130, "interrupted at step", marks=pytest.mark.slow)])
 def test_signal_saves_then_exits(small_bank, tmp_path, sig, code, says):
   """Preemption (SIGTERM, exit 0) and Ctrl-C (SIGINT, exit 130, one line, no traceback) both
   save a checkpoint, and the checkpoint restores."""
@@ -313,20 +315,29 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(small_bank, tmp_path):
   assert all(np.isfinite(x).all() for x in jax.tree.leaves(jax.device_get(state.params)))
 
 
-def test_two_processes_agree_with_one(reference_run, small_bank, tmp_path):
-  """Two local processes joined by jax.distributed (2 CPU devices each) train like one."""
+def _two_processes(wd, bank, steps):
+  """`steps` steps by two local processes joined by jax.distributed (2 CPU devices each),
+  logging every step, a checkpoint at the end; -> their outputs (both exited 0)."""
   import socket  # noqa: PLC0415
   with socket.socket() as s:
     s.bind(("localhost", 0))
     port = s.getsockname()[1]
-  wd = str(tmp_path / "run")
-  procs = [run_main(wd, small_bank, "--config.train.steps=3", "--config.train.log_every=1",
-                    "--config.train.checkpoint_every=3", f"--coordinator_address=localhost:{port}",
-                    "--num_processes=2", f"--process_id={i}", devices=2, wait=False)
+  procs = [run_main(wd, bank, f"--config.train.steps={steps}", "--config.train.log_every=1",
+                    f"--config.train.checkpoint_every={steps}",
+                    f"--coordinator_address=localhost:{port}", "--num_processes=2",
+                    f"--process_id={i}", devices=2, wait=False)
            for i in range(2)]
   outs = [p.communicate(timeout=300)[0] for p in procs]
   for p, out in zip(procs, outs):
     assert p.returncode == 0, out
+  return outs
+
+
+@pytest.mark.slow
+def test_two_processes_agree_with_one(reference_run, small_bank, tmp_path):
+  """Two local processes train like one, and both restore their shards of the checkpoint."""
+  wd = str(tmp_path / "run")
+  outs = _two_processes(wd, small_bank, 3)
   assert "over 4 devices (2 processes)" in outs[0]
   ref, got = losses(reference_run), losses(wd)
   assert sorted(got) == [1, 2, 3]
@@ -335,19 +346,14 @@ def test_two_processes_agree_with_one(reference_run, small_bank, tmp_path):
   assert os.path.isdir(os.path.join(wd, "checkpoints", "3"))
   # Both processes restore their shards of checkpoint 3 and go on as the one-process run did
   # (steps 4-5 are still in the warmup, so the shorter schedule does not change the lr).
-  procs = [run_main(wd, small_bank, "--config.train.steps=5", "--config.train.log_every=1",
-                    "--config.train.checkpoint_every=5", f"--coordinator_address=localhost:{port}",
-                    "--num_processes=2", f"--process_id={i}", devices=2, wait=False)
-           for i in range(2)]
-  outs = [p.communicate(timeout=300)[0] for p in procs]
-  for p, out in zip(procs, outs):
-    assert p.returncode == 0, out
+  for out in _two_processes(wd, small_bank, 5):
     assert "resuming from step 3" in out, out
   got = losses(wd)
   assert sorted(got) == [1, 2, 3, 4, 5]
   np.testing.assert_allclose([got[s] for s in (4, 5)], [ref[s] for s in (4, 5)], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_dropout_after_resume_matches_uninterrupted(reference_run, small_bank, tmp_path):
   """Dropout masks come from (seed, step), not from state lost at a restart: replaying steps
   5-8 from checkpoint 4 gives the losses the uninterrupted run logged."""
