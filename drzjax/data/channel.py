@@ -139,14 +139,15 @@ def _babble(rng, bank, speakers, chosen, n, sr):
     x = np.tile(x, n // len(x) + 2)
     start = int(rng.integers(len(x) - n))
     out += x[start:start + n] / max(float(np.sqrt(np.mean(x ** 2))), 1e-5)
-  return scipy.signal.lfilter([0.3], [1, -0.7], out).astype(np.float32)  # far away: darker
+  return scipy.signal.lfilter(np.float32([0.3]), np.float32([1, -0.7]), out)  # far: darker
 
 
 def _hum(rng, n, sr):
-  t = np.arange(n) / sr
+  t = np.arange(n, dtype=np.float32) / np.float32(sr)  # float32: these run over the mixture
   f0 = 50.0 if rng.random() < 0.5 else 60.0
   amps = rng.uniform(0.1, 1.0, 5) / np.arange(1, 6)
-  return sum(a * np.sin(2 * np.pi * f0 * (k + 1) * t + rng.uniform(0, 2 * np.pi))
+  return sum(np.float32(a) * np.sin(np.float32(2 * np.pi * f0 * (k + 1)) * t
+                                    + np.float32(rng.uniform(0, 2 * np.pi)))
              for k, a in enumerate(amps)).astype(np.float32)
 
 
@@ -206,7 +207,8 @@ def apply(mix, active, rng, cfg, bank, speakers, chosen, sr):
                                                      10 ** (-rng.uniform(12, 25) / 20))
     names.append("breath")
   if _draw(rng, cfg.floor_prob):
-    floor = scipy.signal.lfilter([1.0], [1, -rng.uniform(0.5, 0.99)], rng.standard_normal(n))
+    floor = scipy.signal.lfilter(np.float32([1.0]), np.float32([1, -rng.uniform(0.5, 0.99)]),
+                                 rng.standard_normal(n, dtype=np.float32))
     mix += _at_db_below(floor, p_speech, rng.uniform(35, 60))
     names.append("floor")
   if _draw(rng, cfg.telephone_prob):
