@@ -245,7 +245,7 @@ def test_mixtures(config, num, secs=None, bank_path=None, split=None):
   of whose speakers are used (e.g. real voices the model never heard) unless `split` names one."""
   import dataclasses  # noqa: PLC0415
   from drzjax.data import build  # noqa: PLC0415
-  from drzjax.data import mixtures as mixtures_lib  # noqa: PLC0415
+  from drzjax.data import channel  # noqa: PLC0415
   from drzjax.data import pipeline  # noqa: PLC0415
   spec = pipeline.ExampleSpec.from_config(config, bank_path or build.default_bank(config),
                                           split or ("all" if bank_path else "test"),
@@ -253,7 +253,7 @@ def test_mixtures(config, num, secs=None, bank_path=None, split=None):
   # One test set whatever the model trained on: no channel augmentation (real voices bring
   # their own channel), and a --bank is read alone, without the training mix's weights.
   spec = dataclasses.replace(spec, mix=dataclasses.replace(
-      spec.mix, channel=mixtures_lib.channel_lib.OFF),
+      spec.mix, channel=channel.OFF),
       bank_weights=() if bank_path else spec.bank_weights)
   if secs:
     mix = dataclasses.replace(spec.mix, min_secs=secs, max_secs=secs, crop_secs=0.0,
