@@ -44,6 +44,13 @@ def get_config(arg=None):
   c.data.backchannel_prob = 0.2      # per turn: another voice says something short inside it
   c.data.crop_secs = 3.0             # the chunk starts up to this far into the conversation
   c.data.prompt_prob = 0.3           # share of chunks built as diarize's later chunks (prompted)
+  # Chunks where nobody or one voice speaks, so that silence and noise decode to nothing
+  # (docs/design.md, "Data"): each a probability per conversation chunk.
+  c.data.empty_prob = 0.05           # no speech: digital silence, -90..-45 dBFS noise, hum, clicks
+  c.data.solo_prob = 0.1             # one voice alone for the whole chunk
+  c.data.lead_prob = 0.15            # silence of any length before the first voice
+  c.data.trail_prob = 0.15           # silence of any length after the last voice
+  c.data.far_prob = 0.1              # the whole chunk 10-30 dB quieter (far-field, quiet talkers)
   c.data.speaker_weights = ""        # e.g. "1,1" = P(2 spk)=P(3 spk); "" = uniform
   c.data.silence_max = 1.0           # gap before a turn is drawn from [-interrupt_max, silence_max]
   c.data.interrupt_max = 0.5
@@ -127,6 +134,8 @@ def get_config(arg=None):
     # tiny: the tests' exact labels-vs-energy checks; small: the CPU recipe as MODEL.md measured it.
     for key in c.channel:
       c.channel[key] = 0.0
+    for key in ("empty_prob", "solo_prob", "lead_prob", "trail_prob", "far_prob"):
+      c.data[key] = 0.0
   if variant == "tiny":
     c.bank.tts_speakers = 30
     c.bank.tts_utterances = 3

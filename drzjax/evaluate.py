@@ -252,8 +252,10 @@ def test_mixtures(config, num, secs=None, bank_path=None, split=None):
                                           seed=config.seed + 2)
   # One test set whatever the model trained on: no channel augmentation (real voices bring
   # their own channel), and a --bank is read alone, without the training mix's weights.
+  # No silence dials either: every test chunk has 2+ voices, as before the dials existed.
   spec = dataclasses.replace(spec, mix=dataclasses.replace(
-      spec.mix, channel=channel.OFF),
+      spec.mix, channel=channel.OFF, empty_prob=0.0, solo_prob=0.0, lead_prob=0.0,
+      trail_prob=0.0, far_prob=0.0),
       bank_weights=() if bank_path else spec.bank_weights)
   if secs:
     mix = dataclasses.replace(spec.mix, min_secs=secs, max_secs=secs, crop_secs=0.0,

@@ -51,6 +51,8 @@ def read_config(path):
     d = json.load(f)
   d.setdefault("bank", {}).setdefault("weights", "")
   d.setdefault("channel", {f.name: 0.0 for f in dataclasses.fields(channel.ChannelConfig)})
+  for key in ("empty_prob", "solo_prob", "lead_prob", "trail_prob", "far_prob"):
+    d.setdefault("data", {}).setdefault(key, 0.0)
   return ml_collections.ConfigDict(d)
 
 

@@ -280,7 +280,9 @@ def test_conversations_bring_voices_back(bank, speakers):
     at_zero = np.mean([m.segments[0][0] == 0.0 for m in ms])
     turns = np.median([e - s for m in ms for s, e, _ in m.segments])
     return returning, at_zero, turns
-  base_cfg = mixtures.MixConfig.from_config(base.get_config("base"))
+  # The silence dials (empty, solo, late starts) have tests of their own below.
+  base_cfg = dataclasses.replace(mixtures.MixConfig.from_config(base.get_config("base")),
+                                 empty_prob=0.0, solo_prob=0.0, lead_prob=0.0, trail_prob=0.0)
   returning, at_zero, turns = stats(base_cfg)
   assert base_cfg.style == "conversation"
   assert returning > 0.8 and at_zero > 0.3 and turns < 2.0, (returning, at_zero, turns)
@@ -373,3 +375,95 @@ def test_speed_change_is_band_limited():
   assert abs(np.sqrt(np.mean(y[1000:-1000] ** 2)) - np.sqrt(0.5)) < 0.02
   spectrum = np.abs(np.fft.rfft(y))
   assert abs(np.argmax(spectrum) * SR / len(y) - 1100) < 5
+
+
+# The silence dials (docs/design.md, "Data"): chunks that teach the model when nobody speaks.
+
+def dbfs(x):
+  return 20 * np.log10(max(float(np.sqrt(np.mean(np.asarray(x, np.float64) ** 2))), 1e-20))
+
+
+def test_empty_chunks_have_no_labels_and_only_quiet_sound(bank, speakers):
+  from drzjax.data import pipeline  # noqa: PLC0415
+  c = cfg(empty_prob=1.0)
+  spec = pipeline.ExampleSpec("", "train", 0, c, tokens.Vocab(104, 4, 7.76), 64, 97, 0.08)
+  kinds = set()
+  for i in range(40):
+    mix = mixtures.make(bank, speakers, 0, i, c)
+    assert mix.segments == [] and mix.speakers == []
+    assert c.min_secs * SR <= len(mix.audio) <= c.max_secs * SR
+    (kind,) = mix.channel
+    kinds.add(kind.split(" + ")[-1] if "+" in kind else kind.split(": ")[1].split()[-1])
+    level = dbfs(mix.audio)
+    if kind == "empty: silence":
+      assert not mix.audio.any()
+    else:  # a floor of -90..-45 dBFS; hum up to -35 dBFS; clicks are short bursts
+      assert -92 < level < (-30 if ("hum" in kind or "clicks" in kind) else -44), (kind, level)
+    ex = pipeline.to_example(mix, spec)
+    assert ex["labels"][0] == tokens.EOS and not ex["labels"][1:].any()
+    assert not ex["frames"].any()
+  assert kinds == {"silence", "floor", "hum", "clicks"}
+
+
+def test_solo_chunks_have_one_voice(bank, speakers):
+  c = cfg(solo_prob=1.0, noise_prob=0.0, prompt_prob=0.0)  # a prompt may name a silent voice
+  solo = mixes(bank, speakers, c, n=30, seed=4)
+  voices = [{s[2] for s in m.segments} for m in solo]
+  assert all(len(v) == 1 for v in voices) and all(len(m.speakers) == 1 for m in solo)
+  assert len(set().union(*voices)) > 3  # different voices, not one stuck voice
+  assert all(len(m.speakers) >= 2
+             for m in mixes(bank, speakers, cfg(noise_prob=0.0, prompt_prob=0.0), n=30, seed=4))
+
+
+@pytest.mark.parametrize("end", ["lead", "trail"])
+def test_leading_and_trailing_silence(bank, speakers, end):
+  """With the dial at 1 the chunk is silent (exact zeros: no noise) before the first / after
+  the last labelled voice for the drawn share of it, and labels never reach into it."""
+  c = cfg(noise_prob=0.0, speed_prob=0.0, pitch_prob=0.0, prompt_prob=0.0,
+          **{f"{end}_prob": 1.0})
+  gaps = []
+  for i in range(30):
+    mix = mixtures.make(bank, speakers, 5, i, c)
+    q = mixtures.quiet_draws(5, i, c)
+    share = q.lead if end == "lead" else q.trail
+    assert share > 0 and end in mix.channel
+    n = len(mix.audio)
+    if not mix.segments:  # the silence left no room for a turn
+      assert not mix.audio.any()
+      continue
+    if end == "lead":
+      edge = min(s for s, _, _ in mix.segments)
+      assert edge * SR >= int(share * n) - 1
+      assert not mix.audio[:int(edge * SR)].any()
+      gaps.append(edge / (n / SR))
+    else:
+      edge = max(e for _, e, _ in mix.segments)
+      assert edge * SR <= n - int(share * n) + 1
+      assert not mix.audio[int(np.ceil(edge * SR)) + 1:].any()
+      gaps.append(1 - edge / (n / SR))
+  assert max(gaps) > 0.5 and min(gaps) < 0.2  # any length, not one fixed gap
+
+
+def test_far_chunks_are_quieter_same_labels(bank, speakers):
+  near = cfg(noise_prob=0.0)
+  far = cfg(noise_prob=0.0, far_prob=1.0)
+  for i in range(10):
+    a, b = mixtures.make(bank, speakers, 6, i, near), mixtures.make(bank, speakers, 6, i, far)
+    q = mixtures.quiet_draws(6, i, far)
+    assert a.segments == b.segments and 10 <= q.far_db <= 30
+    assert dbfs(a.audio) - dbfs(b.audio) == pytest.approx(q.far_db, abs=0.01)
+
+
+def test_dials_at_zero_change_nothing(bank, speakers):
+  """The dials draw from their own stream: at 0 a chunk is the one the dials never touched."""
+  c = cfg(noise_prob=0.5, prompt_prob=0.3)
+  for i in range(12):
+    a = mixtures.make(bank, speakers, 9, i, c)
+    rng = np.random.default_rng([9, i, 1])
+    b = (mixtures.make_prompted if rng.random() < c.prompt_prob else
+         mixtures.make_conversation)(bank, speakers, 9, i, c)
+    assert a.audio.tobytes() == b.audio.tobytes() and a.segments == b.segments
+  with pytest.raises(ValueError, match="data.lead_prob"):
+    bad = base.get_config("tiny")
+    bad.data.lead_prob = 1.5
+    mixtures.MixConfig.from_config(bad)

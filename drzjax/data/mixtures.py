@@ -59,6 +59,12 @@ class MixConfig:
   backchannel_prob: float = 0.2
   crop_secs: float = 3.0
   prompt_prob: float = 0.3
+  # Chunks that teach the model when nobody speaks (conversations only; see `make`).
+  empty_prob: float = 0.05   # no speech at all: digital silence, a noise floor, hum, clicks
+  solo_prob: float = 0.1     # one voice alone for the whole chunk
+  lead_prob: float = 0.15    # silence (any length) before the first voice
+  trail_prob: float = 0.15   # the voices stop early: silence (any length) to the end
+  far_prob: float = 0.1      # the whole chunk 10-30 dB quieter (far-field, quiet talkers)
   channel: channel_lib.ChannelConfig = channel_lib.ChannelConfig()  # conversations only
 
   @classmethod
@@ -73,6 +79,9 @@ class MixConfig:
                        f"({config.tokens.speaker_slots})")
     if d.style not in ("conversation", "relay"):
       raise ValueError(f"data.style={d.style!r}: choose 'conversation' or 'relay'")
+    for key in ("empty_prob", "solo_prob", "lead_prob", "trail_prob", "far_prob"):
+      if not 0.0 <= d[key] <= 1.0:
+        raise ValueError(f"data.{key}={d[key]} must be a probability in [0, 1]")
     if not 0 < d.min_turn_secs <= d.max_turn_secs:
       raise ValueError(f"data.min_turn_secs={d.min_turn_secs} must be in (0, data.max_turn_secs"
                        f"={d.max_turn_secs}]")
@@ -85,7 +94,8 @@ class MixConfig:
                volume_depth=d.volume_depth, max_segments=(config.tokens.max_label_len - 1) // 3,
                style=d.style, min_turn_secs=d.min_turn_secs,
                backchannel_prob=d.backchannel_prob, crop_secs=d.crop_secs,
-               prompt_prob=d.prompt_prob, channel=channel_lib.ChannelConfig.from_config(config))
+               prompt_prob=d.prompt_prob, empty_prob=d.empty_prob, solo_prob=d.solo_prob,
+               lead_prob=d.lead_prob, trail_prob=d.trail_prob, far_prob=d.far_prob, channel=channel_lib.ChannelConfig.from_config(config))
 
 
 @dataclasses.dataclass
@@ -167,20 +177,25 @@ def _pitch_shift(x, sr, semitones, n_fft=1024, hop=256):
   return librosa.util.fix_length(y, size=len(x)).astype(np.float32)
 
 
-def _draw_voices(rng, bank, speakers, cfg):
+def _draw_voices(rng, bank, speakers, cfg, solo=False):
   """2 .. num_speakers distinct voices of `speakers` (count weighted by speaker_weights; each
-  voice by the bank's per-speaker probabilities, which weigh the banks of a MultiBank)."""
-  counts = np.arange(2, cfg.num_speakers + 1)
+  voice by the bank's per-speaker probabilities, which weigh the banks of a MultiBank); one
+  voice if `solo`."""
+  counts = np.arange(1, 2) if solo else np.arange(2, cfg.num_speakers + 1)
   p_voice = bank.probabilities(speakers)
   counts = counts[counts <= (len(speakers) if p_voice is None else np.count_nonzero(p_voice))]
-  p = np.asarray(cfg.speaker_weights[:len(counts)], np.float64) if cfg.speaker_weights else None
+  p = (np.asarray(cfg.speaker_weights[:len(counts)], np.float64)
+       if cfg.speaker_weights and not solo else None)
   n_spk = int(rng.choice(counts, p=None if p is None else p / p.sum()))
   return [speakers[i] for i in rng.choice(len(speakers), n_spk, replace=False, p=p_voice)]
 
 
 def _next_voice(rng, first, prev, n_spk):
   """The voice of the next turn: those in `first` in order (popped; never the previous voice
-  twice in a row), then anyone but the previous voice."""
+  twice in a row), then anyone but the previous voice (a voice alone keeps the floor)."""
+  if n_spk == 1:
+    first.clear()
+    return 0
   if first:
     k = int(first.pop(0))
     if k == prev and first:
@@ -346,22 +361,82 @@ def _add_noise(mix, labels, rng, cfg):
   mix += noise * np.float32(np.sqrt(p_speech / p_noise / 10 ** (snr / 10)))
 
 
-def make_conversation(bank, speakers, seed, index, cfg):
+@dataclasses.dataclass(frozen=True)
+class Quiet:
+  """What the silence dials drew for one chunk (`quiet_draws`)."""
+  empty: bool = False   # nobody speaks (make_empty)
+  solo: bool = False    # one voice alone
+  lead: float = 0.0     # share of the chunk that is silent before the first voice may start
+  trail: float = 0.0    # share of the chunk that is silent after the voices stop
+  far_db: float = 0.0   # the whole chunk this many dB quieter
+
+
+def quiet_draws(seed, index, cfg):
+  """The silence dials' draws for chunk `index`, from a stream of their own: with every dial
+  at 0 a chunk is exactly what it was before the dials existed."""
+  r = np.random.default_rng([int(seed), int(index), 2])
+  u = r.random(5)
+  lead, trail = r.uniform(0, 0.9, 2) * (u[2:4] < (cfg.lead_prob, cfg.trail_prob))
+  if lead + trail > 0.9:  # leave at least a tenth of the chunk for speech
+    lead, trail = 0.9 * lead / (lead + trail), 0.9 * trail / (lead + trail)
+  return Quiet(empty=bool(u[0] < cfg.empty_prob), solo=bool(u[1] < cfg.solo_prob),
+               lead=float(lead), trail=float(trail),
+               far_db=float(r.uniform(10, 30)) if u[4] < cfg.far_prob else 0.0)
+
+
+def _noise(rng, n, colour):
+  """Unit-RMS white, pink (1/f power) or brown (1/f^2) noise."""
+  x = rng.standard_normal(n).astype(np.float32)
+  if colour != "white":
+    spec = scipy.fft.rfft(x)
+    f = np.maximum(np.arange(len(spec)), 1.0)
+    spec /= f ** (0.5 if colour == "pink" else 1.0)
+    x = scipy.fft.irfft(spec, n=n).astype(np.float32)
+  return x / np.float32(max(float(np.sqrt(np.mean(x ** 2))), 1e-12))
+
+
+def make_empty(seed, index, cfg):
+  """A chunk in which nobody speaks: digital silence, or a white / pink / brown floor at
+  -90..-45 dBFS, alone or with mains hum or clicks. No labels: it decodes to EOS at once."""
+  rng = rng_for(seed, index)
+  sr = cfg.sample_rate
+  n = int(rng.uniform(cfg.min_secs, cfg.max_secs) * sr)
+  kind = ("silence", "floor", "floor", "hum", "clicks")[int(rng.integers(5))]
+  audio = np.zeros(n, np.float32)
+  colour = ("white", "pink", "brown")[int(rng.integers(3))]
+  if kind != "silence":
+    audio += _noise(rng, n, colour) * np.float32(10 ** (rng.uniform(-90, -45) / 20))
+  if kind == "hum":
+    hum = channel_lib._hum(rng, n, sr)  # noqa: SLF001
+    audio += hum * np.float32(10 ** (rng.uniform(-65, -35) / 20) /
+                              max(float(np.sqrt(np.mean(hum ** 2))), 1e-12))
+  elif kind == "clicks":
+    audio += channel_lib._clicks(rng, n, sr, 10 ** (rng.uniform(-50, -25) / 20))  # noqa: SLF001
+  name = "silence" if kind == "silence" else f"{colour} floor" + (
+      f" + {kind}" if kind in ("hum", "clicks") else "")
+  return Mixture(np.clip(audio, -0.99, 0.99), [], [], channel=(f"empty: {name}",))
+
+
+def make_conversation(bank, speakers, seed, index, cfg, quiet=Quiet()):
   """Conversation `index` of the stream `seed` (see the module docstring)."""
-  return _conversation(bank, speakers, rng_for(seed, index), cfg)[0]
+  return _conversation(bank, speakers, rng_for(seed, index), cfg, quiet)[0]
 
 
-def _conversation(bank, speakers, rng, cfg):
-  """-> (Mixture, its _Voices)."""
+def _conversation(bank, speakers, rng, cfg, quiet=Quiet()):
+  """-> (Mixture, its _Voices). `quiet`: one voice alone, silence before or after the voices."""
   if len(speakers) < 2:
     raise ValueError(f"need at least 2 speakers to mix, the split has {len(speakers)}")
   sr = cfg.sample_rate
-  chosen = _draw_voices(rng, bank, speakers, cfg)
+  chosen = _draw_voices(rng, bank, speakers, cfg, quiet.solo)
   n_spk = len(chosen)
   voices = _Voices(bank, chosen, rng, cfg)
   total = int(rng.uniform(cfg.min_secs, cfg.max_secs) * sr)
   offset = int(rng.uniform(0, cfg.crop_secs) * sr)  # the chunk is [offset, offset + total)
   length = offset + total
+  # Speech lies in [first_start, stop): leading silence moves the first turn into the chunk,
+  # trailing silence ends the conversation early. Without them: the whole crop, as before.
+  first_start = offset + int(quiet.lead * total) if quiet.lead else 0
+  stop = length - int(quiet.trail * total)
   mix = np.zeros(length, np.float32)
   labels = {k: [] for k in range(n_spk)}
   last_end = np.zeros(n_spk, np.int64)  # a speaker never overlaps themself
@@ -372,24 +447,24 @@ def _conversation(bank, speakers, rng, cfg):
     x, regions = voices.turn(k, rng, max_len, start)
     if len(regions) == 0:
       return 0
-    in_chunk = (start + regions[:, 1] > offset) & (start + regions[:, 0] < length)
+    in_chunk = (start + regions[:, 1] > offset) & (start + regions[:, 0] < stop)
     keep = np.cumsum(in_chunk) <= cfg.max_segments - n_regions
     regions = regions[:len(keep) if keep.all() else int(np.argmin(keep))]
     if len(regions) == 0:
       return 0
-    x = x[:min(regions[-1, 1], length - start)]
+    x = x[:min(regions[-1, 1], stop - start)]
     mix[start:start + len(x)] += x
-    labels[k] += [[start + a, min(start + b, length)] for a, b in regions if start + a < length]
-    n_regions += int(np.sum((start + regions[:, 1] > offset) & (start + regions[:, 0] < length)))
+    labels[k] += [[start + a, min(start + b, stop)] for a, b in regions if start + a < stop]
+    n_regions += int(np.sum((start + regions[:, 1] > offset) & (start + regions[:, 0] < stop)))
     last_end[k] = start + len(x)
     return len(x)
 
   first = list(rng.permutation(n_spk))  # everyone speaks once, then anyone but the last voice
-  prev, prev_start, prev_end = -1, 0, 0
+  prev, prev_start, prev_end = -1, first_start, first_start
   while n_regions < cfg.max_segments:
     k = _next_voice(rng, first, prev, n_spk)
     start = _turn_start(rng, cfg, prev, prev_start, prev_end, last_end[k])
-    if start >= length - int(0.2 * sr):
+    if start >= stop - int(0.2 * sr):
       break
     n = place(k, start, int(rng.uniform(cfg.min_turn_secs, cfg.max_turn_secs) * sr))
     if n == 0:
@@ -433,7 +508,7 @@ def prompt_clip_secs(max_secs, n_prompt):
   return min(PROMPT_SECS, MAX_PROMPT_FRACTION * max_secs / max(1, n_prompt) - SILENCE_SECS)
 
 
-def make_prompted(bank, speakers, seed, index, cfg):
+def make_prompted(bank, speakers, seed, index, cfg, quiet=Quiet()):
   """A chunk as `diarize` builds it after the first: prompt clips of 1..num_speakers known
   voices (most of them voices of the conversation that follows, sometimes one that stays
   silent), then a conversation. Its labels are the prompt triplets (clip start, clip end, letter
@@ -446,7 +521,7 @@ def make_prompted(bank, speakers, seed, index, cfg):
   room = cfg.max_secs - n_prompt * (per + SILENCE_SECS)  # the conversation fits after the prompt
   conv_cfg = dataclasses.replace(cfg, min_secs=min(cfg.min_secs, room), max_secs=room,
                                  max_segments=cfg.max_segments - n_prompt)
-  conv, voices = _conversation(bank, speakers, rng, conv_cfg)
+  conv, voices = _conversation(bank, speakers, rng, conv_cfg, quiet)
   # Known voices: a random order of the conversation's voices, and one that will stay silent
   # when more are asked for than the conversation has.
   order = [int(k) for k in rng.permutation(len(conv.speakers))][:n_prompt]
@@ -487,10 +562,21 @@ def has_returning_voice(segments):
 
 
 def make(bank, speakers, seed, index, cfg):
-  """The mixture of the configured style; a prompt_prob share of conversations is prompted."""
+  """The mixture of the configured style; a prompt_prob share of conversations is prompted, and
+  the silence dials (`quiet_draws`) make some chunks empty, solo, late, early-ending or far."""
   if cfg.style == "relay":
     return make_mixture(bank, speakers, seed, index, cfg)
-  if cfg.prompt_prob > 0 and np.random.default_rng([int(seed), int(index), 1]).random() < \
+  quiet = quiet_draws(seed, index, cfg)
+  if quiet.empty:
+    m = make_empty(seed, index, cfg)
+  elif cfg.prompt_prob > 0 and np.random.default_rng([int(seed), int(index), 1]).random() < \
       cfg.prompt_prob:
-    return make_prompted(bank, speakers, seed, index, cfg)
-  return make_conversation(bank, speakers, seed, index, cfg)
+    m = make_prompted(bank, speakers, seed, index, cfg, quiet)
+  else:
+    m = make_conversation(bank, speakers, seed, index, cfg, quiet)
+  if quiet.far_db:
+    m.audio *= np.float32(10 ** (-quiet.far_db / 20))
+  m.channel = m.channel + tuple(name for name, on in (
+      ("solo", quiet.solo), ("lead", quiet.lead), ("trail", quiet.trail),
+      (f"far -{quiet.far_db:.0f} dB", quiet.far_db)) if on and not quiet.empty)
+  return m
