@@ -15,7 +15,6 @@ clip's first trunk frame; and the features are mean-normalised over the whole cl
 frame's value depends on the whole clip it was computed in, and zero padding changes it.
 To get 80 ms positions, average or pick 4 trunk frames per position (4 j .. 4 j + 3).
 """
-import functools
 import math
 
 import flax.linen as nn
@@ -178,14 +177,19 @@ def trunk_frames(variables, feats):
   return CAMPPlus().apply(variables, feats, method=CAMPPlus.trunk)
 
 
-@functools.partial(jax.jit, static_argnames="senko_relu")
+@jax.jit
+def _embed(variables, wave):
+  return CAMPPlus().apply(variables, features(wave))
+
+
 def embed(variables, wave, senko_relu=False):
-  """(B, N) 16 kHz waveforms in [-1, 1] -> (B, 192) speaker embeddings (not L2-normalised).
+  """(B, N) 16 kHz waveforms in [-1, 1] -> (B, 192) speaker embeddings (not L2-normalised),
+  jitted per shape.
 
   3D-Speaker's embedding ends with an affine-free batch norm; senko's copy of the module also
   applies a ReLU after it (its DenseLayer reuses a batchnorm+relu block), zeroing about half
   the dimensions. senko_relu=True reproduces senko's output."""
-  e = CAMPPlus().apply(variables, features(wave))
+  e = _embed(variables, wave)
   return jax.nn.relu(e) if senko_relu else e
 
 

