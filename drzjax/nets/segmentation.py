@@ -25,16 +25,18 @@ The LSTM biases are stored as b_ih + b_hh (one bias per gate), as only their sum
 Frame geometry (pyannote's receptive field, exact, from kernels [251, 3, 5, 3, 5, 3] and strides
 [10, 3, 1, 3, 1, 3] of the sinc conv / pools / convs):
   - step `FRAME_STEP` = 10 * 3 * 3 * 3 = 270 samples = 16.875 ms,
-  - frame f sees samples [270 f, 270 f + 991): `RECEPTIVE_FIELD` = 991 samples = 61.9375 ms,
+  - frame f's SincNet part sees samples [270 f, 270 f + 991): `RECEPTIVE_FIELD` = 991 samples = 61.9375 ms,
     centred on sample 270 f + 495, i.e. at 30.9375 ms + f * 16.875 ms (`frame_centers`),
   - `num_frames(N)` frames for N samples (589 for 10 s, 0 below 991 samples); the last
     N - (270 (F - 1) + 991) samples, at most 269, reach no frame.
   To place frames on another model's grid (e.g. 80 ms = 1280 samples = 4.74 frames), use the
   centres; pyannote itself describes them as SlidingWindow(start=0, duration=991/16000,
   step=270/16000).
-The bidirectional LSTMs make every frame depend on the whole input, so outputs near the ends of
-a chunk differ from those of the same audio inside a longer chunk; pyannote's pipeline runs
-10 s windows with overlap and averages.
+The bidirectional LSTMs (and the instance norms, whose statistics are those of the whole input:
+the level of the waveform does not matter) make every frame depend on the whole input, so outputs
+near the ends of a chunk differ from those of the same audio inside a longer chunk; pyannote's
+pipeline runs 10 s windows with overlap and averages. Equality with pyannote was measured on CPU
+(tests/test_segmentation.py); on GPUs, JAX's default float32 matmul precision may differ.
 
   params = segmentation.load()
   logp = segmentation.apply(params, wave)            # (B, F, 7)
