@@ -233,7 +233,11 @@ def beam_select(model, st, pos, logits, knobs, forced, forced_len, max_len):
 
 
 def beam_search(model, variables, wave, knobs, forced, forced_len, width, max_len):
-  """-> (seqs (B, W, max_len), scores (B, W)), best first."""
+  """-> (seqs (B, W, max_len), scores (B, W)), best first.
+
+  knobs["early_stop"] False runs every row to max_len: the reference the stop rule must match
+  (traced, so that the reference reuses the compiled search).
+  """
   b, w, cls = wave.shape[0], width, type(model)
   cache = model.apply(variables, b, _cache_len(model, max_len), method=cls.init_cache)
   logits, cache = model.apply(variables, wave, cache, method=cls.prefill)
@@ -258,7 +262,7 @@ def beam_search(model, variables, wave, knobs, forced, forced_len, width, max_le
     # not only its first entry.
     bound = jnp.max(st.live_logp, axis=1) / best_possible_bp
     done = jnp.all(st.fin_flags, 1) & (jnp.min(st.fin_scores, 1) >= bound)
-    return (st.pos + 1 < max_len) & ~jnp.all(done)
+    return (st.pos + 1 < max_len) & ~(knobs["early_stop"] & jnp.all(done))
 
   def body(st):
     pos = st.pos + 1
@@ -361,7 +365,8 @@ def decode(params, model, wave, *, mode="greedy", beam=1, length_penalty=0.6, te
       max_speakers=max_speakers, forced=forced, forced_len=forced_len, max_len=max_len,
       min_len=min_len)
   knobs.update(temperature=jnp.float32(temperature), top_k=jnp.int32(top_k),
-               top_p=jnp.float32(top_p), alpha=jnp.float32(length_penalty))
+               top_p=jnp.float32(top_p), alpha=jnp.float32(length_penalty),
+               early_stop=jnp.bool_(True))
   if rng is None:
     if mode == "sample":
       raise ValueError("sampling needs an rng key")

@@ -435,3 +435,41 @@ def test_beam_nbest_equals_exhaustive_search(alpha):
   got = [tuple(int(t) for t in s[:list(s).index(tokens.EOS) + 1]) for s in seqs[0][:n]]
   np.testing.assert_allclose(scores[0][:n], want_scores, rtol=1e-5)  # cache vs full: float32
   assert got == want
+
+
+
+def _beam_to_the_end(params, model, wave, width, alpha):
+  """decode(mode="beam", return_scores=True)'s n-best without the early stop: every row runs
+  to max_len (the same compiled search, its stop switched off)."""
+  wave, knobs, forced, forced_len, max_len = dec._prepare(
+      model, wave, num_speakers=0, min_speakers=0, max_speakers=0, forced=None,
+      forced_len=None, max_len=None, min_len=0)
+  knobs.update(temperature=jnp.float32(1.0), top_k=jnp.int32(0), top_p=jnp.float32(1.0),
+               alpha=jnp.float32(alpha), early_stop=jnp.bool_(False))
+  fn = dec.compiled(model, "beam", width, max_len)
+  seqs, scores = fn({"params": params}, wave, jax.random.PRNGKey(0), knobs, forced, forced_len)
+  return np.asarray(seqs), np.asarray(scores)
+
+
+def test_beam_early_stop_keeps_the_whole_nbest(causal):
+  """Stopping once the worst finished beam beats the best live bound leaves every n-best entry
+  final: the same n-best as running to max_len, all EOS-terminated. (A stop on the best
+  finished beam alone returns live, unfinished beams ranked among finished ones.)"""
+  model, params, _ = causal
+  # An EOS column as loud as 36 time columns, so that beams finish at many lengths (with the
+  # stop on the best finished beam, rows at every width here then differ); one row per call,
+  # since a batch stops only when its slowest row may.
+  loud = jax.tree.map(np.array, params)
+  loud["head"]["kernel"][:, tokens.EOS] = loud["head"]["kernel"][:, 2:38].sum(1)
+  rows = waves(8)
+  for width in range(2, 9):
+    for alpha in (0.0, 0.6):
+      for i in range(len(rows)):
+        _, seqs, scores = dec.decode(loud, model, rows[i:i + 1], mode="beam", beam=width,
+                                     length_penalty=alpha, return_scores=True)
+        for row in seqs[0]:
+          check_well_formed(row)
+        want_seqs, want_scores = _beam_to_the_end(loud, model, rows[i:i + 1], width, alpha)
+        where = f"width {width}, alpha {alpha}, row {i}"
+        np.testing.assert_array_equal(seqs, want_seqs, err_msg=where)
+        np.testing.assert_allclose(scores, want_scores, atol=1e-5, err_msg=where)
