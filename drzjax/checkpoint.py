@@ -1,9 +1,11 @@
 """Orbax checkpoints: train state + grain iterator state + a small JSON of metadata.
 
-Restore priority: the newest step whose checkpoint reads back; a corrupt or half-written newest
-one is moved aside to `<step>.corrupt` (kept for inspection; left in place it would block the
-resumed run from saving that step again) with a warning, and the previous one is used. A checkpoint of another model size is an error
-naming the mismatching shapes (checked against the metadata before any array is read).
+Restore priority (one loop, `newest_readable`, for training and for the readers): the newest
+step whose checkpoint reads back; a corrupt or half-written newest one is skipped with a warning
+and the previous one is used. Training also moves it aside to `<step>.corrupt` (kept for
+inspection; left in place it would block the resumed run from saving that step again). A
+checkpoint of another model size is an error naming the mismatching shapes (checked against the
+metadata before any array is read).
 """
 import logging
 import os
@@ -62,40 +64,63 @@ def _move_aside(mngr, step, why):
   mngr.reload()
 
 
+def _warn(mngr, step, why):
+  logging.warning("checkpoint %s is %s; trying the previous one",
+                  os.path.join(str(mngr.directory), str(step)), why)
+
+
+def newest_readable(mngr, read, move_aside):
+  """-> (step, read(step)) for the newest step that reads back, or None if none does.
+
+  The one fallback loop of training and of the readers (diarize, evaluate, export). A checkpoint
+  of another model size (CheckpointMismatch) is an error, not a reason to fall back. move_aside:
+  training renames an unreadable checkpoint (left in place it would block saving that step
+  again); readers only warn, since they may run beside a live run or on a directory they do not
+  own.
+  """
+  for step in sorted(mngr.all_steps(), reverse=True):
+    try:
+      return step, read(step)
+    except CheckpointMismatch:
+      raise
+    except Exception as e:  # noqa: BLE001 - any read failure means: try the previous one
+      first = str(e).splitlines()[0][:200] if str(e) else ""
+      (_move_aside if move_aside else _warn)(mngr, step,
+                                             f"unreadable ({type(e).__name__}: {first})")
+  return None
+
+
+def _read_meta(mngr, step, param_shapes):
+  meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+  if param_shapes is not None:
+    check_shapes(meta.get("param_shapes", {}), param_shapes,
+                 os.path.join(str(mngr.directory), str(step)))
+  return meta
+
+
 def restore_latest(mngr, abstract_state, data_iter=None, param_shapes=None):
   """-> (step, state, meta) from the newest readable checkpoint, or None if there is none.
 
   abstract_state: a pytree of jax.ShapeDtypeStruct with shardings (the target layout may differ
-  from the saved one). data_iter, if given, is restored in place.
+  from the saved one). data_iter, if given, is restored in place. Unreadable checkpoints are
+  moved aside (newest_readable).
   """
-  steps = sorted(mngr.all_steps(), reverse=True)
-  for step in steps:
-    where = os.path.join(str(mngr.directory), str(step))
-    try:
-      meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
-    except Exception as e:  # noqa: BLE001 - any read failure means: try the previous one
-      _move_aside(mngr, step, f"unreadable ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0][:200] if str(e) else ''})")
-      continue
-    if param_shapes is not None:
-      check_shapes(meta.get("param_shapes", {}), param_shapes, where)
+  def read(step):
+    meta = _read_meta(mngr, step, param_shapes)  # shapes checked before any array is read
     args = {"state": ocp.args.StandardRestore(abstract_state)}
     if data_iter is not None:
       args["data"] = grain.checkpoint.CheckpointRestore(data_iter)
-    try:
-      restored = mngr.restore(step, args=ocp.args.Composite(**args))
-    except Exception as e:  # noqa: BLE001
-      _move_aside(mngr, step, f"corrupt or half-written ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0][:200] if str(e) else ''})")
-      continue
-    return step, restored["state"], meta
-  return None
+    return mngr.restore(step, args=ocp.args.Composite(**args))["state"], meta
+
+  found = newest_readable(mngr, read, move_aside=True)
+  return None if found is None else (found[0], *found[1])
 
 
 def restore_params(workdir, abstract_params):
   """-> (step, params) from the newest readable checkpoint of workdir, without optimizer state.
 
-  Falls back to older checkpoints like restore_latest; raises FileNotFoundError if none reads.
+  Falls back to older checkpoints like restore_latest, but leaves unreadable ones in place;
+  raises FileNotFoundError if there is none or none reads.
   """
   mngr = manager(workdir, create=False)
   steps = sorted(mngr.all_steps(), reverse=True)
@@ -103,18 +128,16 @@ def restore_params(workdir, abstract_params):
     raise FileNotFoundError(f"{mngr.directory}: no checkpoint to restore (train first: "
                             "python -m drzjax.main --workdir=...)")
   item = {"params": abstract_params}
-  for step in steps:
-    where = os.path.join(str(mngr.directory), str(step))
-    try:
-      meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
-      check_shapes(meta.get("param_shapes", {}), shapes_of(abstract_params), where)
-      restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
-          item=item, restore_args=ocp.checkpoint_utils.construct_restore_args(item),
-          partial_restore=True)))
-      return step, restored["state"]["params"]
-    except CheckpointMismatch:
-      raise
-    except Exception as e:  # noqa: BLE001 - unreadable: try the previous one
-      logging.warning("checkpoint %s is unreadable (%s); trying the previous one", where,
-                      type(e).__name__)
-  raise FileNotFoundError(f"{mngr.directory}: no readable checkpoint among steps {steps}")
+
+  def read(step):
+    _read_meta(mngr, step, shapes_of(abstract_params))
+    restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
+        item=item, restore_args=ocp.checkpoint_utils.construct_restore_args(item),
+        partial_restore=True)))
+    return restored["state"]["params"]
+
+  found = newest_readable(mngr, read, move_aside=False)
+  if found is None:
+    raise FileNotFoundError(f"{mngr.directory}: no readable checkpoint among steps {steps} "
+                            "(each one's error is in the warnings above)")
+  return found
