@@ -102,6 +102,10 @@ def get_config(arg=None):
   c.model.attention = "prefix"       # "prefix" (bidirectional over audio) or "causal" (nanodrz)
   c.model.use_time_pos = True        # time tokens also carry a sinusoid of their time value
   c.model.dtype = "float32"          # compute dtype; "bfloat16" on GPU/TPU (params stay float32)
+  # Pretrained front ends joining the log-mel stem (drzjax/frontends.py): "mel", "mel+seg",
+  # "mel+campp" or "mel+seg+campp"; frozen unless frontend_trainable.
+  c.model.frontend = "mel"
+  c.model.frontend_trainable = False
 
   c.train = ml_collections.ConfigDict()
   c.train.steps = 10000

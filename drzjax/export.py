@@ -51,6 +51,8 @@ def read_config(path):
     d = json.load(f)
   d.setdefault("bank", {}).setdefault("weights", "")
   d.setdefault("channel", {f.name: 0.0 for f in dataclasses.fields(channel.ChannelConfig)})
+  d.setdefault("model", {}).setdefault("frontend", "mel")
+  d["model"].setdefault("frontend_trainable", False)
   for key in ("empty_prob", "solo_prob", "lead_prob", "trail_prob", "far_prob"):
     d.setdefault("data", {}).setdefault(key, 0.0)
   return ml_collections.ConfigDict(d)
@@ -61,9 +63,14 @@ def export(workdir, out, note=""):
   import jax  # noqa: PLC0415
   from drzjax import diarize  # noqa: PLC0415
   d = diarize.Diarizer.from_workdir(workdir)
+  from drzjax import frontends  # noqa: PLC0415
   flat = flatten(jax.device_get(d.params))
   os.makedirs(out, exist_ok=True)
+  # Frozen pretrained front ends are not copied: load() takes them from drzjax/pretrained/<net>.
+  stored = flat if d.model.cfg.frontend_trainable else frontends.strip(flat)
   meta = {"step": d.step, "params": int(sum(v.size for v in flat.values())),
+          "frontend": d.model.cfg.frontend,
+          "frozen_params": int(sum(v.size for k, v in flat.items() if k not in stored)),
           "workdir": os.path.abspath(workdir), "device": str(jax.devices()[0].device_kind),
           "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
           "note": note, "bank": {"path": d.config.bank.path, "weights": d.config.bank.weights}}
@@ -73,7 +80,7 @@ def export(workdir, out, note=""):
   config = d.config.copy_and_resolve_references()
   config.bank.path, config.bank.weights = "", ""
   with files.atomic_write(os.path.join(out, "params.npz"), "wb") as f:
-    np.savez(f, **flat)
+    np.savez(f, **stored)
   with files.atomic_write(os.path.join(out, "config.json")) as f:
     f.write(config.to_json(indent=2))
   with files.atomic_write(os.path.join(out, "meta.json")) as f:
@@ -90,6 +97,9 @@ def load(path=DEFAULT_DIR):
   config = read_config(files[0])
   with np.load(files[1]) as z:
     params = unflatten({k: z[k] for k in z.files})
+  if not config.model.frontend_trainable:
+    from drzjax import frontends  # noqa: PLC0415 - jax only for models that need it
+    params = frontends.restore(params, frontends.parse(config.model.frontend))
   with open(files[2]) as f:
     meta = json.load(f)
   return config, params, meta

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from drzjax import features
+from drzjax import frontends
 from drzjax import tokens
 
 
@@ -51,12 +52,15 @@ class ModelConfig:
   attention: str = "prefix"
   use_time_pos: bool = True
   dtype: str = "float32"
+  frontend: str = "mel"             # "mel", "mel+seg", "mel+campp", "mel+seg+campp" (frontends.py)
+  frontend_trainable: bool = False  # fine-tune the pretrained front ends too
 
   @classmethod
   def from_config(cls, config):
     m, t = config.model, config.tokens
     if m.attention not in ("causal", "prefix"):
       raise ValueError(f"model.attention={m.attention!r}: choose 'causal' or 'prefix'")
+    frontends.parse(m.frontend)  # one-line error for a bad spec
     if m.d_model % m.num_heads:
       raise ValueError(f"model.d_model={m.d_model} is not divisible by num_heads={m.num_heads}")
     return cls(vocab_size=t.vocab_size, speaker_slots=t.speaker_slots,
@@ -65,7 +69,8 @@ class ModelConfig:
                strides=tuple(m.strides), d_model=m.d_model, num_layers=m.num_layers,
                num_heads=m.num_heads, mlp_ratio=m.mlp_ratio, dropout=m.dropout,
                use_bias=m.use_bias, attention=m.attention, use_time_pos=m.use_time_pos,
-               dtype=m.dtype)
+               dtype=m.dtype, frontend=m.frontend,
+               frontend_trainable=bool(m.frontend_trainable))
 
   @property
   def num_samples(self):
@@ -88,6 +93,11 @@ class ModelConfig:
   @property
   def vocab(self):
     return tokens.Vocab(self.vocab_size, self.speaker_slots, self.max_secs)
+
+  @property
+  def nets(self):
+    """The pretrained front-end networks this model reads (frontends.NETS)."""
+    return frontends.parse(self.frontend)
 
 
 def sinusoid(positions, d):
@@ -247,6 +257,15 @@ class Diarizer(nn.Module):
     self.frame_head = nn.Dense(cfg.speaker_slots, dtype=dt, kernel_init=_init(("embed", None)),
                                bias_init=_init((None,), nn.initializers.zeros))
     self.drop = nn.Dropout(cfg.dropout)
+    # Pretrained front ends: the network's variables (zeros here; frontends.fill loads them), a
+    # LayerNorm and a zero-initialised projection onto the stem's output.
+    self.net_vars = {n: self.param(frontends.FROZEN[n], _zeros_like(frontends.abstract_variables(n)))
+                     for n in cfg.nets}
+    self.net_norm = {n: nn.LayerNorm(dtype=dt, name=f"{n}_norm") for n in cfg.nets}
+    self.net_proj = {n: nn.Dense(cfg.d_model, dtype=dt, name=f"{n}_proj",
+                                 kernel_init=_init((None, "embed"), nn.initializers.zeros),
+                                 bias_init=_init(("embed",), nn.initializers.zeros))
+                     for n in cfg.nets}
 
   def encode_audio(self, wave):
     """(B, num_samples) waveform -> (B, num_audio, D) audio positions incl. position embedding."""
@@ -254,6 +273,13 @@ class Diarizer(nn.Module):
     mel = features.log_mel(wave, cfg.sample_rate, cfg.n_fft, cfg.hop, cfg.n_mels)
     x = nn.gelu(self.conv1(mel.astype(jnp.dtype(cfg.dtype))))
     x = nn.gelu(self.conv2(x))
+    for n in cfg.nets:
+      v = self.net_vars[n]
+      v = v if cfg.frontend_trainable else jax.lax.stop_gradient(v)
+      f = frontends.frames(n, v, wave)
+      pool = frontends.pool_matrix(n, wave.shape[1], x.shape[1], cfg.frame_secs)
+      f = jnp.einsum("pf,bfc->bpc", jnp.asarray(pool), f)
+      x = x + self.net_proj[n](self.net_norm[n](f.astype(x.dtype)))
     # Position i (centred at i * frame_secs) carries sinusoid(i): the time axis in frame units.
     x = x + (sinusoid(jnp.arange(x.shape[1]), cfg.d_model) + self.audio_type).astype(x.dtype)
     return nn.with_logical_constraint(x, ("batch", "length", "act_embed"))
@@ -335,6 +361,11 @@ class Diarizer(nn.Module):
     visible = jnp.arange(cache[0][0].shape[3]) < index
     logits, cache, _ = self._run(x, visible, False, cache, index)
     return logits[:, 0], cache
+
+
+def _zeros_like(abstract):
+  """A parameter initialiser: zeros shaped like the `abstract` pytree of ShapeDtypeStructs."""
+  return lambda _: jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), abstract)
 
 
 def init_params(model, rng):

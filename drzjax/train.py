@@ -20,6 +20,7 @@ import optax
 
 from drzjax import checkpoint as ckpt_lib
 from drzjax import files
+from drzjax import frontends
 from drzjax import model as model_lib
 from drzjax import sharding
 from drzjax import tokens
@@ -47,13 +48,26 @@ def lr_schedule(tc):
       end_value=tc.lr * tc.min_lr_ratio)
 
 
-def make_optimizer(tc):
+def make_optimizer(tc, frozen=()):
+  """AdamW with clipping; the top-level parameter subtrees named in `frozen` (the pretrained
+  front ends, frozen_keys) get no update at all: no step, no weight decay, no Adam state."""
   # Weight decay on matrices only: not on biases, LayerNorm scales or the <diarize> vector.
   decay_mask = lambda params: jax.tree.map(lambda p: p.ndim >= 2, params)  # noqa: E731
-  return optax.chain(
+  tx = optax.chain(
       optax.clip_by_global_norm(tc.grad_clip),
       optax.adamw(lr_schedule(tc), b1=tc.b1, b2=tc.b2, weight_decay=tc.weight_decay,
                   mask=decay_mask))
+  if not frozen:
+    return tx
+  labels = lambda params: {k: "frozen" if k in frozen else "train" for k in params}  # noqa: E731
+  return optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()}, labels)
+
+
+def frozen_keys(model_cfg):
+  """The parameter subtrees the optimizer leaves alone: the pretrained front ends, unless
+  model.frontend_trainable."""
+  return () if model_cfg.frontend_trainable else tuple(
+      frontends.FROZEN[n] for n in model_cfg.nets)
 
 
 def init_state(model, tx, rng):
@@ -242,13 +256,22 @@ def init_from(path, params):
   except (OSError, ValueError) as e:
     raise TrainingError(f"train.init_from={path}: {e}") from None
   want, got = ckpt_lib.shapes_of(params), ckpt_lib.shapes_of(loaded)
-  if want != got:
-    diff = sorted({(k, tuple(v)) for k, v in want.items()} ^
-                  {(k, tuple(v)) for k, v in got.items()})[:3]
+  # Parameters the export lacks (a front end added to a log-mel model: its projection starts at
+  # zero) keep their initial values; anything else that differs is an error.
+  diff = sorted({(k, tuple(v)) for k, v in got.items() if want.get(k) != v} |
+                {(k, tuple(v)) for k, v in want.items() if k in got and got[k] != v})[:3]
+  if diff:
     raise TrainingError(f"train.init_from={path}: its parameters do not fit this config's model "
                         f"(first differences: {diff})")
-  return jax.tree.map(lambda p, x: jax.device_put(np.asarray(x, p.dtype), p.sharding),
-                      params, loaded)
+  new = sorted(k for k in want if k not in got)
+  if new:
+    logging.info("train.init_from: %d parameters not in %s keep their initial values (%s%s)",
+                 len(new), path, ", ".join(new[:4]), ", ..." if len(new) > 4 else "")
+  flat = {tuple(k.split("/")): v for k, v in export.flatten(loaded).items()}
+  return jax.tree_util.tree_map_with_path(
+      lambda kp, p: jax.device_put(np.asarray(
+          flat.get(tuple(str(getattr(k, "key", k)) for k in kp), p), p.dtype), p.sharding),
+      params)
 
 
 def check_config(config, mesh):
@@ -298,7 +321,7 @@ def train_and_evaluate(config, workdir):
   mesh = sharding.make_mesh(config.mesh)
   check_config(config, mesh)
   model = model_lib.Diarizer(model_lib.ModelConfig.from_config(config))
-  tx = make_optimizer(tc)
+  tx = make_optimizer(tc, frozen_keys(model.cfg))
   step_fn, eval_fn, abstract = compile_steps(model, tx, mesh, config)
   logging.info("mesh %s over %d devices (%d processes); model %s: %.2fM parameters",
                dict(mesh.shape), jax.device_count(), jax.process_count(), config.variant,
@@ -322,6 +345,7 @@ def train_and_evaluate(config, workdir):
     logging.info("resuming from step %d (%s)", step, mngr.directory)
   else:
     step, state = 0, create_state(model, tx, mesh, config.seed)
+    state = state.replace(params=frontends.fill(state.params, model.cfg.nets))
     if tc.init_from:
       state = state.replace(params=init_from(tc.init_from, state.params))
     logging.info("starting %s in %s", f"from {tc.init_from}" if tc.init_from else "from scratch",

