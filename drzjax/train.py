@@ -371,6 +371,11 @@ def train_and_evaluate(config, workdir):
   vocab_positions = model.cfg.seq_len * tc.batch_size
   t_last, step_last, last = time.time(), step, None
   t_start, t_valid = time.time(), 0.0
+  # The ETA counts steady steps only: the first step of a start or resume includes compiling
+  # (minutes for base on a CPU), which would inflate it several-fold.
+  t_steady, step_steady = None, None
+  if lead:
+    logging.info("compiling the train step (the first step waits for it)")
   deadline = t_start + 60 * tc.max_minutes if tc.max_minutes > 0 else math.inf
   try:
     while step < tc.steps:
@@ -378,6 +383,11 @@ def train_and_evaluate(config, workdir):
       with jax.set_mesh(mesh), nn.logical_axis_rules(sharding.RULES):
         state, metrics = step_fn(state, batch)
       step += 1
+      if t_steady is None:
+        jax.block_until_ready(metrics)
+        t_steady, step_steady = time.time(), step
+        if lead:
+          logging.info("first step done in %.1f s (compilation included)", t_steady - t_last)
       # Check the previous step's loss while this one runs: a sync that does not stall the device.
       if last is not None:
         prev = jax.device_get(last)
@@ -404,7 +414,8 @@ def train_and_evaluate(config, workdir):
           logging.info("step %d/%d  loss %.4f  lr %.2e  gnorm %.2f | %.2f steps/s %.0f tok/s | "
                        "%.2f h audio | ETA %s", step, tc.steps, m["loss"], scalars["lr"],
                        m["grad_norm"], sps, scalars["tokens_per_s"], scalars["audio_hours"],
-                       _eta((tc.steps - step) / max(sps, 1e-9)))
+                       _eta((tc.steps - step) * (now - t_steady) / (step - step_steady)
+                            if step > step_steady else math.inf))
       out_of_time = time.time() > deadline
       if validator and (step % tc.eval_every == 0 or out_of_time or step == tc.steps):
         # Learning curves are DER against minutes of training: validation time not counted.

@@ -4,6 +4,7 @@ The subprocess tests use the `small_bank` fixture (a real bank on disk) and the 
 """
 import json
 import os
+import re
 import shutil
 import signal
 import time
@@ -171,6 +172,11 @@ def test_rerun_resumes_and_continues(reference_run, small_bank, tmp_path):
   assert r.returncode == 0, r.stderr
   assert "resuming from step 12" in r.stderr
   assert max(losses(wd)) == 14
+  # Compiling is announced and timed; the ETA counts steady steps only, so the first step after
+  # the resume (compilation included) has none.
+  assert "compiling the train step" in r.stderr and "first step done in" in r.stderr, r.stderr
+  assert re.search(r"step 13/14 .*ETA \?$", r.stderr, re.M), r.stderr
+  assert re.search(r"step 14/14 .*ETA 0m00s$", r.stderr, re.M), r.stderr
 
 
 @pytest.mark.slow

@@ -416,7 +416,8 @@ def _embedded_bank(config, log):
   path = os.path.join(os.path.abspath(os.path.expanduser(b.cache_dir)),
                       f"tts-{b.tts_speakers}x{b.tts_utterances}-seed{config.seed}")
   if not _is_built(path):
-    log(f"building the default voice bank into {path} (once; about a minute)")
+    log(f"building the default voice bank into {path} (once; ~2 minutes on 2 CPU cores, "
+        "progress below)")
   quiet = lambda msg: None if "already built" in msg else log(msg)  # noqa: E731
   return build_tts(path, b.tts_speakers, b.tts_utterances, b.val_fraction, b.test_fraction,
                    config.seed, log=quiet)
