@@ -9,6 +9,7 @@ speaker. Segments cut by a chunk boundary are joined. The file is streamed from 
 length is not bounded by memory.
 
   python -m drzjax.diarize --workdir=runs/base meeting.wav --out=rttm/ --plot
+  python -m drzjax.diarize meeting.wav --plot --ref=meeting.rttm   # reference lanes above
   python -m drzjax.diarize a.wav b.flac --num-speakers=2 --beam=4
   python -m drzjax.diarize call.wav --enroll alice=alice.wav --enroll bob=bob.wav
 
@@ -21,6 +22,7 @@ import dataclasses
 import logging
 import math
 import os
+import stat
 import sys
 import time
 
@@ -295,6 +297,9 @@ def parse_args(argv):
   p.add_argument("--max-speakers", type=int, default=0)
   p.add_argument("--beam", type=int, default=1, help="beam width (1 = greedy)")
   p.add_argument("--plot", action="store_true", help="also write <uri>.png, a timeline")
+  p.add_argument("--ref", default=None, metavar="RTTM_OR_DIR",
+                 help="with --plot: a reference drawn above the result in each picture (one "
+                      "RTTM file, or a directory of RTTMs named like the inputs)")
   p.add_argument("--enroll", action="append", default=[], metavar="NAME=clip.wav",
                  help="a known speaker: their segments are labelled NAME (repeatable)")
   args = p.parse_args(argv)
@@ -309,7 +314,70 @@ def parse_args(argv):
     p.error(f"--beam must be >= 1 (1 = greedy), got {args.beam}")
   if os.path.exists(args.out) and not os.path.isdir(args.out):
     p.error(f"--out {args.out}: exists and is not a directory")
+  if args.ref and not args.plot:
+    p.error("--ref is drawn in the --plot picture: add --plot")
   return args
+
+
+def _name_max(directory):
+  """The longest file name (bytes) the file system of `directory` (or its nearest existing
+  parent) holds."""
+  d = os.path.abspath(directory)
+  while not os.path.isdir(d) and os.path.dirname(d) != d:
+    d = os.path.dirname(d)
+  try:
+    return os.pathconf(d, "PC_NAME_MAX")
+  except (OSError, ValueError):
+    return 255
+
+
+def input_problem(path, uri, out_dir):
+  """Why an input cannot be diarized, found before any model is loaded: missing, a directory,
+  empty, or a name too long for the file system (its own or its outputs'). None: no problem."""
+  try:
+    st = os.stat(path)
+  except OSError as e:
+    return f"{path}: {e.strerror or e}"
+  if stat.S_ISDIR(st.st_mode):
+    return f"{path}: is a directory, not an audio file"
+  if st.st_size == 0:
+    return f"{path}: empty file, not audio"
+  longest = uri + ".rttm.tmp"  # the atomic RTTM write's temporary name (the PNG's is shorter)
+  if len(longest.encode()) > _name_max(out_dir):
+    return (f"{path}: its output name {uri}.rttm is too long for the file system of {out_dir} "
+            f"({_name_max(out_dir)} bytes with {len(longest.encode()) - len(uri.encode())} "
+            "for the extension); rename the input")
+  return None
+
+
+def reference_for(refs, uri, num_inputs):
+  """The reference segments (--ref) for the input written as `uri`: the reference of that name,
+  or, for a single input, a reference holding a single recording whatever its name. None when
+  there is none."""
+  if uri in refs:
+    return refs[uri]
+  if num_inputs == 1 and len(refs) == 1:
+    return next(iter(refs.values()))
+  return None
+
+
+def timeline_figure(result, ref=None):
+  """The --plot picture: the result's lanes, below the reference's (`ref` segments) if given."""
+  from drzjax import plot  # noqa: PLC0415 - matplotlib only when plotting
+  tracks = {"": result.segments} if ref is None else {"ref": ref, "hyp": result.segments}
+  end = max([result.duration] + [e for _, e, _ in ref or []])
+  return plot.timeline(tracks, end, title=result.uri)
+
+
+def failure_summary(paths, failed):
+  """The closing line when `failed` of the inputs `paths` failed."""
+  if len(paths) == 1:
+    return f"error: {paths[0]} failed (see above)"
+  if failed == len(paths):
+    return f"error: all {failed} files failed (see above)"
+  written = len(paths) - failed
+  return (f"error: {failed} of {len(paths)} files failed (see above); the other {written} "
+          f"{'was' if written == 1 else 'were'} written")
 
 
 def output_names(paths):
@@ -338,6 +406,23 @@ def main(argv=None):
   logs.setup()
   from drzjax import rttm  # noqa: PLC0415
   from drzjax import checkpoint  # noqa: PLC0415
+  # Everything that can be checked without the model first: loading it takes seconds.
+  uris, notes = output_names(args.files)
+  for note in notes:
+    logging.warning("%s", note)
+  problems = [input_problem(path, uri, args.out) for path, uri in zip(args.files, uris)]
+  if all(problems):
+    if len(problems) == 1:
+      sys.exit(f"error: {problems[0]}")
+    for problem in problems:
+      logging.error("error: %s", problem)
+    sys.exit(failure_summary(args.files, len(problems)))
+  for problem in filter(None, problems):
+    logging.error("error: %s", problem)
+  try:
+    refs = rttm.collect_rttm(args.ref) if args.ref else None
+  except (OSError, ValueError) as e:
+    sys.exit(f"error: --ref {e}")
   try:
     d = Diarizer.load(args.workdir)
     d.decoder = args.decoder
@@ -351,11 +436,10 @@ def main(argv=None):
   except (FileNotFoundError, ValueError, audio_lib.AudioError, checkpoint.CheckpointMismatch,
           OSError) as e:
     sys.exit(f"error: {e}")
-  uris, notes = output_names(args.files)
-  for note in notes:
-    logging.warning("%s", note)
-  failed, t_all, audio_all = 0, time.time(), 0.0
+  failed, t_all, audio_all = sum(map(bool, problems)), time.time(), 0.0
   for i, (path, uri) in enumerate(zip(args.files, uris)):
+    if problems[i]:
+      continue
     t = time.time()
     try:
       info = audio_lib.audio_info(path, d.sr)
@@ -368,8 +452,11 @@ def main(argv=None):
       rttm.write_rttm(out, r.uri, r.segments)
       if args.plot:
         from drzjax import plot  # noqa: PLC0415
-        plot.save_png(plot.timeline({"": r.segments}, r.duration, title=r.uri),
-                      os.path.join(args.out, r.uri + ".png"))
+        ref = None if refs is None else reference_for(refs, r.uri, len(args.files))
+        if refs is not None and ref is None:
+          logging.warning("%s: no reference named %s in %s; plotting the result alone", path,
+                          r.uri, args.ref)
+        plot.save_png(timeline_figure(r, ref), os.path.join(args.out, r.uri + ".png"))
     except (audio_lib.AudioError, ValueError, OSError) as e:
       # AudioError names the path; an OSError names the output, so name the input too.
       logging.error("error: %s", e if path in str(e) else f"{path}: {e}")
@@ -382,8 +469,7 @@ def main(argv=None):
                  len({s[2] for s in r.segments}), len(r.segments), out, dt,
                  dt / max(r.duration, 1e-9), (i + 1) / (time.time() - t_all))
   if failed:
-    sys.exit(f"error: {failed} of {len(args.files)} files failed (see above); the others were "
-             "written")
+    sys.exit(failure_summary(args.files, failed))
 
 
 if __name__ == "__main__":

@@ -213,6 +213,13 @@ def _cli(*args):
                         capture_output=True, text=True, timeout=300)
 
 
+def _some_wav(tmp_path):
+  """An input that passes the checks made before the model loads."""
+  path = tmp_path / "x.wav"
+  sf.write(path, harmonic_voice(np.random.default_rng(0), 120.0, SR), SR)
+  return str(path)
+
+
 def test_cli_two_minute_file_silence_and_bad_input(tiny_run, tmp_path):
   rng = np.random.default_rng(3)
   wave, _ = conversation(rng, 120.0)
@@ -261,7 +268,7 @@ def test_cli_short_file_and_a_failed_write_fail_only_that_file(tiny_run, tmp_pat
 
 
 def test_cli_missing_workdir_is_a_clear_error(tmp_path):
-  r = _cli(f"--workdir={tmp_path / 'nope'}", "x.wav")
+  r = _cli(f"--workdir={tmp_path / 'nope'}", _some_wav(tmp_path))
   assert r.returncode != 0 and "Traceback" not in r.stderr
   assert "not a drzjax run directory" in r.stderr
 
@@ -305,7 +312,7 @@ def test_cli_duplicate_and_spaced_names_all_written(tiny_run, tmp_path):
     (["--num-speakers=100"], "speaker slots"),
 ])
 def test_cli_bad_flags_are_one_line_errors(tiny_run, tmp_path, flags, needle):
-  r = _cli(f"--workdir={tiny_run}", str(tmp_path / "x.wav"), *flags)
+  r = _cli(f"--workdir={tiny_run}", _some_wav(tmp_path), *flags)
   assert r.returncode != 0 and "Traceback" not in r.stderr and needle in r.stderr, r.stderr
 
 
@@ -321,7 +328,7 @@ def test_truncated_run_config_names_the_file(tiny_run, tmp_path):
   shutil.copytree(tiny_run, wd)
   cfg = wd / "config.json"
   cfg.write_text(cfg.read_text()[:40])
-  r = _cli(f"--workdir={wd}", "x.wav")
+  r = _cli(f"--workdir={wd}", _some_wav(tmp_path))
   assert r.returncode != 0 and "Traceback" not in r.stderr
   assert "config.json: unreadable run config" in r.stderr, r.stderr
 
@@ -355,3 +362,78 @@ def test_export_round_trip(tiny_run, tmp_path):
     np.testing.assert_array_equal(flat_a[k], np.asarray(flat_b[k]))
   wave = harmonic_voice(np.random.default_rng(11), 150.0, 3 * SR)
   assert a(wave).segments == b(wave).segments
+
+
+def test_cli_bad_inputs_are_reported_before_the_model_loads(tmp_path):
+  """Missing, a directory, empty, a name too long for the file system (the input's own or its
+  RTTM's): each named, and no model loaded (the workdir given does not exist, and is never
+  reached)."""
+  (tmp_path / "empty.wav").write_bytes(b"")
+  (tmp_path / "folder.wav").mkdir()
+  long_out = tmp_path / ("n" * 250 + ".wav")  # 254 bytes: fine, but not 250 + ".rttm.tmp"
+  sf.write(long_out, np.zeros(SR, np.float32), SR)
+  bad = {str(tmp_path / "missing.wav"): "No such file", str(tmp_path / "folder.wav"): "directory",
+         str(tmp_path / "empty.wav"): "empty", str(tmp_path / ("m" * 300 + ".wav")): "too long",
+         str(long_out): "too long"}
+  r = _cli(f"--workdir={tmp_path / 'nope'}", *bad, f"--out={tmp_path / 'o'}")
+  assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+  assert "run directory" not in r.stderr  # stopped before loading
+  errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+  for path, needle in bad.items():
+    assert any(path in line and needle in line for line in errors), (path, r.stderr)
+  assert errors[-1] == "error: all 5 files failed (see above)", r.stderr
+  # One input: one line, and no word of others.
+  r = _cli(f"--workdir={tmp_path / 'nope'}", str(tmp_path / "empty.wav"))
+  assert r.returncode == 1 and r.stderr.strip().splitlines() == [
+      f"error: {tmp_path / 'empty.wav'}: empty file, not audio"], r.stderr
+
+
+def test_failure_summary():
+  assert diarize.failure_summary(["a.wav"], 1) == "error: a.wav failed (see above)"
+  assert diarize.failure_summary(["a", "b"], 2) == "error: all 2 files failed (see above)"
+  assert diarize.failure_summary(["a", "b", "c"], 2) == (
+      "error: 2 of 3 files failed (see above); the other 1 was written")
+  assert diarize.failure_summary(["a", "b", "c"], 1).endswith("the other 2 were written")
+
+
+def test_cli_bad_input_beside_good_ones_and_a_plotted_reference(tiny_run, tmp_path):
+  rng = np.random.default_rng(12)
+  sf.write(tmp_path / "talk.wav", harmonic_voice(rng, 130.0, 3 * SR), SR)
+  sf.write(tmp_path / "other.wav", harmonic_voice(rng, 180.0, 2 * SR), SR)
+  refs = tmp_path / "refs"
+  refs.mkdir()
+  rttm.write_rttm(refs / "talk.rttm", "talk", [(0.2, 2.5, "alice"), (3.0, 4.0, "bob")])
+  out = tmp_path / "out"
+  r = _cli(f"--workdir={tiny_run}", str(tmp_path / "talk.wav"), str(tmp_path / "gone.wav"),
+           str(tmp_path / "other.wav"), f"--out={out}", "--plot", f"--ref={refs}")
+  assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+  assert "gone.wav: No such file" in r.stderr
+  assert r.stderr.strip().splitlines()[-1].endswith("1 of 3 files failed (see above); the other "
+                                                    "2 were written"), r.stderr
+  assert "other.wav: no reference named other" in r.stderr, r.stderr
+  assert sorted(os.listdir(out)) == ["other.png", "other.rttm", "talk.png", "talk.rttm"]
+  # --ref needs --plot; a bad --ref is an error before the model loads.
+  r = _cli(str(tmp_path / "talk.wav"), f"--ref={refs}")
+  assert r.returncode == 2 and "add --plot" in r.stderr, r.stderr
+  r = _cli(f"--workdir={tmp_path / 'nope'}", str(tmp_path / "talk.wav"), "--plot",
+           f"--ref={tmp_path / 'none.rttm'}")
+  assert r.returncode == 1 and "--ref" in r.stderr and "run directory" not in r.stderr, r.stderr
+
+
+def test_plot_draws_reference_and_result_lanes():
+  result = diarize.Diarization("talk", 3.0, [(0.3, 2.4, "A"), (2.6, 3.0, "B")])
+  ref = [(0.2, 2.5, "alice"), (3.0, 4.0, "bob")]
+  fig = diarize.timeline_figure(result, diarize.reference_for({"talk": ref}, "talk", 2))
+  ax = fig.axes[0]
+  assert [t.get_text() for t in ax.get_yticklabels()] == ["ref alice", "ref bob", "hyp A",
+                                                          "hyp B"]
+  spans = sorted((round(float(p.vertices[:, 0].min()), 3), round(float(p.vertices[:, 0].max()), 3))
+                 for c in ax.collections for p in c.get_paths())
+  assert spans == [(0.2, 2.5), (0.3, 2.4), (2.6, 3.0), (3.0, 4.0)]
+  assert ax.get_xlim()[1] == 4.0  # the reference runs past the result: all of it is shown
+  fig = diarize.timeline_figure(result)
+  assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["A", "B"]
+  # A lone reference serves a lone input whatever its name; otherwise names must match.
+  assert diarize.reference_for({"ref_name": ref}, "talk", 1) == ref
+  assert diarize.reference_for({"ref_name": ref}, "talk", 2) is None
+  assert diarize.reference_for({"a": ref, "b": []}, "talk", 1) is None
