@@ -198,4 +198,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  from drzjax import flaghelp  # noqa: PLC0415
+  flaghelp.exit_if_asked(sys.argv, sys.modules[__name__])
   app.run(main)

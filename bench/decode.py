@@ -36,7 +36,8 @@ from drzjax.model import Diarizer, ModelConfig
 
 
 def parse_args(argv):
-  p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  p = argparse.ArgumentParser(prog="python -m bench.decode",
+                              description=__doc__.split("\n\n")[0])
   p.add_argument("--config", default="base", help="configs/base.py variant (default base)")
   p.add_argument("--batches", default="1,16")
   p.add_argument("--recompute_tokens", default="31,7",

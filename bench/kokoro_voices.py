@@ -36,7 +36,8 @@ def bank_features(path, speakers, utterances):
 
 
 def main(argv=None):
-  p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  p = argparse.ArgumentParser(prog="python -m bench.kokoro_voices",
+                              description=__doc__.split("\n\n")[0])
   p.add_argument("--speakers", type=int, default=10)
   p.add_argument("--utterances", type=int, default=3)
   p.add_argument("--seed", type=int, default=0)

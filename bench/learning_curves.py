@@ -121,7 +121,8 @@ def report(out, names):
 
 
 def main(argv=None):
-  p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  p = argparse.ArgumentParser(prog="python -m bench.learning_curves",
+                              description=__doc__.split("\n\n")[0])
   p.add_argument("--out", required=True, help="directory of the runs and the report")
   p.add_argument("--minutes", type=float, default=8.0, help="training minutes per variant")
   p.add_argument("--eval-every", type=int, default=100, help="validation interval (steps)")

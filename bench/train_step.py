@@ -157,7 +157,8 @@ def bench(name, args):
 
 
 def main():
-  p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  p = argparse.ArgumentParser(prog="python -m bench.train_step",
+                              description=__doc__.splitlines()[0])
   p.add_argument("--configs", default="tiny,base")
   p.add_argument("--batch", type=int, default=0, help="override train.batch_size (0: config's)")
   p.add_argument("--steps", type=int, default=0, help="timed steps (0: 10 tiny, 3 otherwise)")

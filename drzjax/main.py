@@ -11,6 +11,7 @@ import sys
 from absl import flags
 from ml_collections import config_flags
 
+from drzjax import flaghelp
 from drzjax import logs
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/base.py", "Config file[:variant].")
@@ -22,12 +23,9 @@ _PID = flags.DEFINE_integer("process_id", -1, "This process's index in a multi-p
 
 def parse_flags(argv):
   """absl flags with one-line errors: an unknown config key is a message, not a traceback."""
-  if any(a in ("--help", "-h", "--helpfull") for a in argv[1:]):
-    print(__doc__)
-    print(flags.FLAGS.module_help(sys.modules[__name__]))
-    print("\n  --config.SECTION.KEY=VALUE: override any field of the config file "
-          "(configs/base.py lists them)")
-    sys.exit(0)
+  flaghelp.exit_if_asked(argv, sys.modules[__name__],
+                         "\n  --config.SECTION.KEY=VALUE: override any field of the config file "
+                         "(configs/base.py lists them)")
   for a in argv[1:]:  # before any heavy import: a missing config file is a one-line error
     if a.startswith("--config="):
       path = a.split("=", 1)[1].split(":", 1)[0]

@@ -58,3 +58,20 @@ def test_preview_bad_bank_is_one_line_error(tmp_path):
   got = run_preview(tmp_path / "out", tmp_path / "nowhere")
   assert got.returncode == 1
   assert "error:" in got.stderr and "Traceback" not in got.stderr
+
+
+def test_help_exits_0_without_the_heavy_imports():
+  """`--help` answers at once: nothing that takes seconds to import (jax, matplotlib, scipy,
+  grain) is imported before the flags are read."""
+  code = ("import runpy, sys\n"
+          "sys.argv = ['preview', '--help']\n"
+          "try:\n"
+          "  runpy.run_module('drzjax.data.preview', run_name='__main__')\n"
+          "except SystemExit as e:\n"
+          "  print('EXIT', e.code)\n"
+          "heavy = ('jax', 'matplotlib', 'scipy', 'grain')\n"
+          "print('HEAVY', [m for m in heavy if m in sys.modules])")
+  r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                     timeout=60)
+  assert "EXIT 0" in r.stdout and "HEAVY []" in r.stdout, r.stdout + r.stderr
+  assert "--num" in r.stdout and "--bank" in r.stdout

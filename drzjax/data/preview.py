@@ -15,14 +15,9 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 import numpy as np
-import soundfile as sf
 
-from drzjax import plot
-from drzjax import rttm
+from drzjax import flaghelp
 from drzjax.data import bank as bank_lib
-from drzjax.data import build
-from drzjax.data import mixtures
-from drzjax.data import pipeline
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/base.py", "Config file[:variant].")
 _NUM = flags.DEFINE_integer("num", 8, "How many mixtures.")
@@ -38,6 +33,7 @@ SEED_OFFSET = {"train": 0, "val": 1, "test": 2}
 def bank_path(config, override=""):
   if override:
     return override
+  from drzjax.data import build  # noqa: PLC0415
   return build.default_bank(config)  # builds the embedded bank on first use
 
 
@@ -51,6 +47,10 @@ def overlap_fraction(segments, n, sr):
 
 def write_preview(bank, cfg, split, seed, indices, out):
   """Writes the files of mixtures `indices`; returns their names."""
+  import soundfile as sf  # noqa: PLC0415 - the heavy imports after flags: a quick --help
+  from drzjax import plot  # noqa: PLC0415
+  from drzjax import rttm  # noqa: PLC0415
+  from drzjax.data import mixtures  # noqa: PLC0415
   os.makedirs(out, exist_ok=True)
   speakers = bank.speakers(split)
   names, stats = [], []
@@ -91,6 +91,8 @@ def count_turns(segments):
 def main(argv):
   if len(argv) > 1:
     sys.exit(f"error: unexpected arguments {argv[1:]}")
+  from drzjax.data import mixtures  # noqa: PLC0415
+  from drzjax.data import pipeline  # noqa: PLC0415
   config = _CONFIG.value
   if _NUM.value < 1 or _START.value < 0:
     sys.exit(f"error: --num must be >= 1 and --start >= 0, got {_NUM.value} and {_START.value}")
@@ -111,4 +113,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  flaghelp.exit_if_asked(sys.argv, sys.modules[__name__])
   app.run(main)
