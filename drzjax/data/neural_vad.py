@@ -8,10 +8,18 @@ active" is a speech detector that knows what speech is. Method (as pyannote's ow
      one file-wide frame grid. A file longer than a window ends with a window flush with its end
      (start rounded down to the grid); a file shorter than a window is zero-padded to one, as
      pyannote pads (every window has one shape: one compilation, batched).
+     The file gets `EDGE_FRAMES` (~1 s) of zeros at each end first: the first and last frames
+     of a window are unsure (P ~0.4 in -80 dB silence at the start of LibriSpeech files), so
+     those frames are made to fall on the padding, whose frames are then dropped.
   2. P(speech) per frame = 1 - P(empty powerset class), averaged over the windows that see it.
   3. Hysteresis: a region is a run of frames with P > `offset` holding a frame with P > `onset`.
      Frame f stands for samples [270 f + 360, 270 f + 630) (its receptive field's centre +-135).
   4. The energy detector's clean-up (`vad.clean_regions`): pad, merge gaps, drop short regions.
+
+Measured on the 5 AMI dev excerpts (reference speech/non-speech agreement over the UEM, pooled;
+onset/offset and the edge padding were chosen on these same files): 95.9 %, energy detector
+70.2 %; 0.5/0.5 gives 94.1 %, no edge padding 94.5 %. Speed: ~170 s of audio per second on 2
+shared CPU cores (long files; a LibriSpeech utterance is one window, ~25 ms).
 
 Returns (k, 2) int64 [start, end) sample pairs, sorted and disjoint, like `vad.speech_regions`.
 """
@@ -30,6 +38,7 @@ WINDOW = 10 * SAMPLE_RATE
 HOP_FRAMES = 296                           # ~5 s; a whole number of frames keeps one grid
 HOP = HOP_FRAMES * seg.FRAME_STEP
 WINDOW_FRAMES = seg.num_frames(WINDOW)     # 589
+EDGE_FRAMES = 60                           # ~1 s of zeros before and after the file
 MAX_BATCH = 16                             # windows per call; batch sizes are powers of two
 
 
@@ -54,12 +63,16 @@ def window_starts(num_samples):
   return np.append(starts, last)
 
 
-def speech_probability(wave, params=None, max_batch=MAX_BATCH):
+def speech_probability(wave, params=None, max_batch=MAX_BATCH, edge_frames=EDGE_FRAMES):
   """(F,) float32 P(speech) on the file-wide frame grid (frame f centred at 270 f + 495)."""
   wave = np.asarray(wave, np.float32)
   n = len(wave)
   if n < seg.RECEPTIVE_FIELD:
     return np.zeros(0, np.float32)
+  if edge_frames:
+    e = edge_frames * seg.FRAME_STEP
+    prob = speech_probability(np.pad(wave, (e, e)), params, max_batch, 0)
+    return prob[edge_frames:edge_frames + seg.num_frames(n)]
   params = _params() if params is None else params
   starts = window_starts(n)
   total = np.zeros(int(starts[-1]) // seg.FRAME_STEP + WINDOW_FRAMES, np.float64)
