@@ -330,7 +330,8 @@ def build_corpus(source, layout, out, val_fraction=0.1, test_fraction=0.1, seed=
   """Build a bank at `out` from the corpus folder `source`. Returns the bank path.
 
   vad_kind: the speech detector of the regions, "energy" (drzjax.data.vad) or "segmentation"
-  (drzjax.data.neural_vad: the segmentation network, ~100x real time on 2 cores).
+  (drzjax.data.neural_vad: the segmentation network, ~100x real time on 2 cores; it keeps
+  the whole file in memory, as its windows see 10 s at once).
   """
   if layout not in LAYOUTS:
     raise BankError(f"unknown layout {layout!r}: choose from {', '.join(LAYOUTS)}")
