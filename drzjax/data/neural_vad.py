@@ -77,8 +77,8 @@ def speech_probability(wave, params=None, max_batch=MAX_BATCH, edge_frames=EDGE_
   params = _params() if params is None else params
   starts = window_starts(n)
   total = np.zeros(int(starts[-1]) // seg.FRAME_STEP + WINDOW_FRAMES, np.float64)
-  # The file's own frames (not those of zero padding), but at most one sample-step short of the
-  # end: the end-flush window's grid may stop a frame before num_frames(n).
+  # The file's own frames (not those of zero padding); the end-flush window, rounded down to the
+  # grid, may stop a frame before num_frames(n), and that frame is left out.
   frames = min(seg.num_frames(n), len(total))
   count = np.zeros_like(total)
   for i in range(0, len(starts), max_batch):
