@@ -115,20 +115,28 @@ def hlo_matmul_flops(hlo_text):
   return float(total) if total else float("nan")
 
 
-def bench(name, args):
-  c = get_config(name)
-  c.model.dtype = args.dtype
+def setup(c):
+  """The train step as train.py builds it for config c, on a 1-device mesh, and its inputs:
+  -> (model, mesh, jitted step, state, host batch (random_batch), device batch, abstract state).
+  Run the step inside `with jax.set_mesh(mesh), nn.logical_axis_rules(sharding.RULES)`."""
   c.mesh.data, c.mesh.fsdp, c.mesh.tensor = 1, 1, 1
-  if args.batch:
-    c.train.batch_size = args.batch
-  b = c.train.batch_size
   mesh = sharding.make_mesh(c.mesh, jax.devices()[:1])
   train.check_config(c, mesh)
   model = model_lib.Diarizer(model_lib.ModelConfig.from_config(c))
   tx = train.make_optimizer(c.train)
   step_fn, _, abstract = train.compile_steps(model, tx, mesh, c)
   state = train.create_state(model, tx, mesh, c.seed)
-  batch = sharding.global_batch(random_batch(model.cfg, b, np.random.default_rng(0)), mesh)
+  host = random_batch(model.cfg, c.train.batch_size, np.random.default_rng(0))
+  return model, mesh, step_fn, state, host, sharding.global_batch(host, mesh), abstract
+
+
+def bench(name, args):
+  c = get_config(name)
+  c.model.dtype = args.dtype
+  if args.batch:
+    c.train.batch_size = args.batch
+  b = c.train.batch_size
+  model, mesh, step_fn, state, _, batch, abstract = setup(c)
   with jax.set_mesh(mesh), nn.logical_axis_rules(sharding.RULES):
     t0 = time.perf_counter()
     compiled = step_fn.lower(state, batch).compile()
