@@ -149,10 +149,10 @@ def main(argv=None):
     tloss["loss"] = tstep(tbatch)
 
   forward = jax.jit(lambda p, a, lab: model.apply({"params": p}, a, lab, with_frames=True))
-  dparams = jax.device_put(params)
+  dparams, daudio, dlabels = jax.device_put((params, host["audio"], host["labels"]))
 
   def jax_forward():
-    jax.block_until_ready(forward(dparams, host["audio"], host["labels"]))
+    jax.block_until_ready(forward(dparams, daudio, dlabels))
 
   def torch_forward():
     tmodel.eval()

@@ -123,17 +123,25 @@ def test_generation_shipped(shipped, chunks):
   np.testing.assert_array_equal(rec, want)
 
 
-def test_fixed_length_generation_tiny(tiny):
-  """min_len = max_len (compare.py's setting): every row decodes max_len tokens, the same ones."""
-  cfg, params = tiny
+def test_fixed_length_generation_other_settings():
+  """nanodrz's causal attention, no biases, no time sinusoid; min_len = max_len (compare.py's
+  setting): equal logits, and every row decodes max_len tokens, the same ones."""
+  config = get_config("tiny")
+  config.model.attention, config.model.use_bias, config.model.use_time_pos = "causal", False, False
+  cfg = model_lib.ModelConfig.from_config(config)
+  params = jax.tree.map(np.asarray, nn.meta.unbox(jax.jit(
+      model_lib.init_params, static_argnums=0)(model_lib.Diarizer(cfg), jax.random.key(2))))
   model, tmodel = _pair(cfg, params)
-  wave = random_batch(cfg, 2, np.random.default_rng(3))["audio"]
-  want = decode.decode(params, model, wave, min_len=cfg.max_label_len)
-  kv = tr.generate(tmodel, torch.as_tensor(wave), min_len=cfg.max_label_len).numpy()
-  rec = tr.generate(tmodel, torch.as_tensor(wave), cache=False, min_len=cfg.max_label_len)
+  batch = random_batch(cfg, 2, np.random.default_rng(3))
+  jl, jf, tl, tf = _logits(model, tmodel, params, batch)
+  assert max(np.abs(jl - tl).max(), np.abs(jf - tf).max()) < TOL_TINY
+  want = decode.decode(params, model, batch["audio"], min_len=cfg.max_label_len)
+  wave = torch.as_tensor(batch["audio"])
+  kv = tr.generate(tmodel, wave, min_len=cfg.max_label_len).numpy()
+  rec = tr.generate(tmodel, wave, cache=False, min_len=cfg.max_label_len).numpy()
   assert (kv != tokens.PAD).sum(1).tolist() == [cfg.max_label_len] * 2
   np.testing.assert_array_equal(kv, want)
-  np.testing.assert_array_equal(rec.numpy(), want)
+  np.testing.assert_array_equal(rec, want)
 
 
 def test_train_steps_tiny(tiny):
