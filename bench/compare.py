@@ -13,8 +13,9 @@ Timed, after one warm-up call each (compilation excluded):
   forward       teacher-forced token + frame logits of the batch, no gradient
   generate      one chunk's labels, greedy with drzjax's grammar mask, min_len = max_len so
                 that every side decodes exactly max_label_len tokens: drzjax.decode.decode
-                (KV cache, one while_loop) | torch with a KV cache | torch as nanodrz did it (a
-                Python loop re-running the whole model over the whole sequence per token)
+                (KV cache, one while_loop) | torch with a KV cache | torch as nanodrz did it (audio
+                encoded once, then a Python loop re-running the decoder over the whole sequence
+                per token)
 Each round runs every contestant once, the order reversed every other round; the figures are
 medians over rounds (>= 5), speedup = torch time / drzjax time.
 

@@ -3,8 +3,8 @@ times drzjax against (issue 19); tests/test_torch_reference.py holds it to drzja
 
 nanodrz (github.com/mogwai/nanodrz) is a nanoGPT-style decoder over [audio; <diarize>; labels]:
 Whisper's conv stem on log-mel, pre-LN blocks with a fused qkv projection, torch SDPA attention,
-and generation as a Python loop that re-runs the whole model over the whole sequence for every
-token. This is that design with drzjax's details, so that both sides compute the same function
+and generation as a Python loop that encodes the audio once and then re-runs the decoder over
+the whole sequence for every token. This is that design with drzjax's details, so that both sides compute the same function
 (same parameters, same logits): log-mel as drzjax/features.py, tanh-approximate GELU and
 LayerNorm eps 1e-6 (flax's defaults), qkv columns ordered (head, q/k/v, dim), the audio
 sinusoid + type vector, learned label positions + type vector, <diarize> at label position 0,
@@ -128,7 +128,7 @@ class Diarizer(nn.Module):
     self.head = nn.Linear(d, cfg.vocab_size, bias=False)
     self.frame_head = nn.Linear(d, cfg.speaker_slots)
     self.vocab = cfg.vocab
-    # Constants, built once (nanodrz kept such buffers on the module too).
+    # Constants, built once.
     window, fb = mel_constants(cfg)
     self.register_buffer("window", window, persistent=False)
     self.register_buffer("mel_fb", fb, persistent=False)
@@ -280,8 +280,8 @@ def advance(vocab, pos, tok, used, start, done):
 @torch.inference_mode()
 def generate(model, wave, cache=True, max_len=None, min_len=0, min_speakers=0, max_speakers=0):
   """Greedy label ids (B, max_len) int64, EOS-terminated, PAD after: drzjax.decode.decode's
-  greedy mode (min_len=max_len decodes a fixed length). cache False: nanodrz's loop, the whole
-  model (log-mel and stem included) over [audio; <diarize>; labels so far] for every token."""
+  greedy mode (min_len=max_len decodes a fixed length). cache False: nanodrz's loop, the audio
+  encoded once, then every block over [audio; <diarize>; labels so far] for every token."""
   vocab, b = model.vocab, wave.shape[0]
   max_len = max_len or model.cfg.max_label_len
   max_spk = max_speakers or vocab.speakers
@@ -291,14 +291,15 @@ def generate(model, wave, cache=True, max_len=None, min_len=0, min_speakers=0, m
   if cache:
     kv = model.new_cache(b, model.cfg.num_audio + max_len)
     logits = model.prefill(wave, kv)
+  else:
+    audio = model.encode_audio(wave)
   for pos in range(max_len):
     if pos and cache:
       logits = model.step(ids[:, pos - 1], pos, kv)
     elif not cache:
       # Inputs at label positions 0..pos: <diarize> (a placeholder id, replaced) and the tokens.
-      x = torch.cat([model.encode_audio(wave),
-                     model.embed_labels(F.pad(ids[:, :pos], (1, 0)), torch.arange(pos + 1))], 1)
-      logits = model.head(model.run(x)[:, -1])
+      labels = model.embed_labels(F.pad(ids[:, :pos], (1, 0)), torch.arange(pos + 1))
+      logits = model.head(model.run(torch.cat([audio, labels], 1))[:, -1])
     ok = allowed(vocab, pos, used, start, done, min_len, min_speakers, max_spk, max_len)
     tok = logits.masked_fill(~ok, -math.inf).argmax(-1)
     ids[:, pos] = tok
@@ -355,7 +356,7 @@ class TrainStep:
     params = list(model.parameters())
     groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": tc.weight_decay},
               {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
-    # fused: torch's fastest AdamW on CPU (one kernel over all tensors).
+    # fused, as nanodrz's configure_optimizers: torch's fastest AdamW (one kernel for all).
     self.opt = torch.optim.AdamW(groups, lr=0.0, betas=(tc.b1, tc.b2), eps=1e-8, fused=fused)
 
   def __call__(self, batch):
