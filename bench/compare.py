@@ -115,7 +115,10 @@ def main(argv=None):
   import flax.linen as nn  # noqa: PLC0415 - after pinning: XLA sizes its pool at start
   import jax  # noqa: PLC0415
   import numpy as np  # noqa: PLC0415
-  import torch  # noqa: PLC0415
+  try:
+    import torch  # noqa: PLC0415
+  except ImportError:
+    raise SystemExit("bench.compare needs torch: pip install -r bench/requirements.txt") from None
 
   from bench import torch_reference as tr  # noqa: PLC0415
   from bench import train_step as ts  # noqa: PLC0415

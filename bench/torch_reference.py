@@ -3,13 +3,14 @@ times drzjax against (issue 19); tests/test_torch_reference.py holds it to drzja
 
 nanodrz (github.com/mogwai/nanodrz) is a nanoGPT-style decoder over [audio; <diarize>; labels]:
 Whisper's conv stem on log-mel, pre-LN blocks with a fused qkv projection, torch SDPA attention,
-and generation as a Python loop that encodes the audio once and then re-runs the decoder over
-the whole sequence for every token. This is that design with drzjax's details, so that both sides compute the same function
-(same parameters, same logits): log-mel as drzjax/features.py, tanh-approximate GELU and
-LayerNorm eps 1e-6 (flax's defaults), qkv columns ordered (head, q/k/v, dim), the audio
-sinusoid + type vector, learned label positions + type vector, <diarize> at label position 0,
-time tokens carrying the sinusoid of the time they name, the prefix (or causal) mask, a token
-head without bias and a frame head. Log-mel front end and float32 only.
+eager PyTorch with fused AdamW, and generation as a Python loop that encodes the audio once and
+then re-runs the decoder over the whole sequence for every token. This is that design with
+drzjax's details, so that both sides compute the same function (same parameters, same logits):
+log-mel as drzjax/features.py, tanh-approximate GELU and LayerNorm eps 1e-6 (flax's defaults),
+qkv columns ordered (head, q/k/v, dim), the audio sinusoid + type vector, learned label
+positions + type vector, <diarize> at label position 0, time tokens carrying the sinusoid of the
+time they name, the prefix (or causal) mask, a token head without bias and a frame head, and
+drzjax's grammar mask when generating. Log-mel front end and float32 only.
 
   model = Diarizer(cfg)                 # cfg: drzjax.model.ModelConfig
   load_flax(model, export.flatten(params))   # drzjax's parameters, by name
@@ -138,7 +139,8 @@ class Diarizer(nn.Module):
 
   def encode_audio(self, wave):
     """(B, num_samples) -> (B, num_audio, D)."""
-    x = log_mel(wave, self.cfg, self.window, self.mel_fb).transpose(1, 2)  # (B, n_mels, frames): Conv1d's layout
+    # (B, n_mels, frames): Conv1d's layout.
+    x = log_mel(wave, self.cfg, self.window, self.mel_fb).transpose(1, 2)
     x = gelu(self.conv2(gelu(self.conv1(x)))).transpose(1, 2)
     return x + self.audio_pos[:x.shape[1]] + self.audio_type
 
