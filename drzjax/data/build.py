@@ -29,6 +29,9 @@ CHUNK = 60 * SAMPLE_RATE   # samples per streamed block; a multiple of the VAD h
 MIN_SPEAKERS = 3
 MAX_WARNINGS = 20
 VAD_NAME = "energy-hysteresis-v1"
+# --vad choices: the name a manifest records for each (the segmentation network's name is
+# drzjax.data.neural_vad.NAME, spelled out here so that energy builds never import jax).
+VADS = {"energy": VAD_NAME, "segmentation": "segmentation-3.0-hysteresis-v1"}
 BankError = bank_lib.BankError
 
 
@@ -120,7 +123,9 @@ def _prepare_out(out):
 
 
 def _describe(h):
-  p = h.get("params") or {}
+  p = dict(h.get("params") or {})
+  if h.get("vad", VAD_NAME) != VAD_NAME:
+    p["vad"] = h["vad"]
   extra = ", ".join(f"{k} {v}" for k, v in sorted(p.items()))
   return f"{h.get('source')} ({h.get('layout')}{', ' + extra if extra else ''})"
 
@@ -130,8 +135,8 @@ def _already_built(out, header, split, log):
   m = _read_manifest(out)
   if m is None:
     return False
-  if (m.get("source"), m.get("layout"), m.get("params", {})) != (
-      header["source"], header["layout"], header["params"]):
+  if (m.get("source"), m.get("layout"), m.get("params", {}), m.get("vad", VAD_NAME)) != (
+      header["source"], header["layout"], header["params"], header.get("vad", VAD_NAME)):
     raise BankError(f"{out}: already holds a bank of {_describe(m)}, not of {_describe(header)}"
                     "; choose another --out")
   if m.get("build") != split:
@@ -159,7 +164,9 @@ def _resume(out, header, log):
       old = json.loads(lines[0])
     except ValueError:
       old = None
-    if old is not None and old != header:
+    if isinstance(old, dict):
+      old.setdefault("vad", VAD_NAME)  # written before the header named its detector
+    if old is not None and old != {"vad": VAD_NAME, **header}:
       raise BankError(f"{out}: holds an unfinished build of {_describe(old)}; delete it or "
                       "choose another --out")
     size = os.path.getsize(apath) // 2 if os.path.exists(apath) else 0
@@ -232,6 +239,9 @@ def _build(out, header, items, split, strict=False, log=_log, bad_file=()):
     entries, end = _resume(out, header, log)
     done_keys = {e["file"] for e in entries}
     hop = int(round(vad.HOP_SECONDS * SAMPLE_RATE))
+    neural = header.get("vad", VAD_NAME) == VADS["segmentation"]
+    if neural:
+      from drzjax.data import neural_vad  # jax and the network: only for builds that ask
     skipped, first_problem = [], None
     seconds = end / SAMPLE_RATE
     progress = _Progress(len(items), len(done_keys))
@@ -241,14 +251,21 @@ def _build(out, header, items, split, strict=False, log=_log, bad_file=()):
       for key, speaker, chunks in items:
         if key in done_keys:
           continue
-        offset, n, power = end, 0, []
+        offset, n, power, blocks = end, 0, [], []
         try:
           for block in chunks():
-            power.append(vad.frame_power(block, hop))
+            if neural:  # the network sees whole 10 s windows: keep the file (utterance-sized)
+              blocks.append(block)
+            else:
+              power.append(vad.frame_power(block, hop))
             audio.write(_to_int16(block).tobytes())
             n += len(block)
-          regions = vad.regions_from_power(np.concatenate(power) if power else np.zeros(0), n,
-                                           SAMPLE_RATE, hop) if n else np.zeros((0, 2))
+          if not n:
+            regions = np.zeros((0, 2))
+          elif neural:
+            regions = neural_vad.speech_regions(np.concatenate(blocks), SAMPLE_RATE)
+          else:
+            regions = vad.regions_from_power(np.concatenate(power), n, SAMPLE_RATE, hop)
           if not len(regions):
             raise _Unusable(f"{key}: no speech found (silence or too quiet)")
         except bad_file as e:
@@ -291,7 +308,7 @@ def _build(out, header, items, split, strict=False, log=_log, bad_file=()):
     speech = sum(r[1] - r[0] for e in entries for r in e["regions"])
     bank_lib.write_manifest(out, {
         "sample_rate": SAMPLE_RATE, "source": header["source"], "layout": header["layout"],
-        "params": header["params"], "vad": VAD_NAME, "build": split,
+        "params": header["params"], "vad": header.get("vad", VAD_NAME), "build": split,
         "skipped": len(skipped), "utterances": entries, "splits": splits})
     os.remove(os.path.join(out, PROGRESS))
     total = sum(e["length"] for e in entries)
@@ -310,16 +327,24 @@ def _split(val_fraction, test_fraction, seed):
 
 
 def build_corpus(source, layout, out, val_fraction=0.1, test_fraction=0.1, seed=0,
-                 strict=False, log=_log):
-  """Build a bank at `out` from the corpus folder `source`. Returns the bank path."""
+                 strict=False, log=_log, vad_kind="energy"):
+  """Build a bank at `out` from the corpus folder `source`. Returns the bank path.
+
+  vad_kind: the speech detector of the regions, "energy" (drzjax.data.vad) or "segmentation"
+  (drzjax.data.neural_vad: the segmentation network, ~100x real time on 2 cores; it keeps
+  the whole file in memory, as its windows see 10 s at once).
+  """
   if layout not in LAYOUTS:
     raise BankError(f"unknown layout {layout!r}: choose from {', '.join(LAYOUTS)}")
+  if vad_kind not in VADS:
+    raise BankError(f"unknown vad {vad_kind!r}: choose from {', '.join(VADS)}")
   source = os.path.abspath(os.path.expanduser(source))
   if not os.path.isdir(source):
     raise BankError(f"{source}: no such directory" if not os.path.exists(source)
                     else f"{source}: not a directory")
   split = _split(val_fraction, test_fraction, seed)
-  header = {"source": source, "layout": layout, "params": {}, "sample_rate": SAMPLE_RATE}
+  header = {"source": source, "layout": layout, "params": {}, "sample_rate": SAMPLE_RATE,
+            "vad": VADS[vad_kind]}
   if _is_built(out):
     return _build(out, header, [], split, strict, log)  # already built: skip the file walk
   from drzjax.audio import AudioError, audio_info, iter_audio_chunks  # librosa: only here

@@ -17,6 +17,7 @@ Method (fast: one pass of numpy over 10 ms frames, ~2 ms per minute of audio):
      `min_gap` (0.3 s), drop regions shorter than `min_speech` (0.2 s).
 
 Returns (k, 2) int64 [start, end) sample pairs, sorted and disjoint.
+drzjax/data/neural_vad.py does the same with the segmentation network (bank build --vad).
 """
 import numpy as np
 
