@@ -39,7 +39,7 @@ _WORKERS = flags.DEFINE_integer("workers", 2, "grain worker processes for grain-
 _NUM = flags.DEFINE_integer("num", 240, "Mixtures per measurement.")
 _BATCH = flags.DEFINE_integer("batch", 8, "Batch size of the grain measurements.")
 _SYNTHETIC = flags.DEFINE_bool("synthetic", False, "Use a temporary harmonic-voice bank.")
-_PROFILE = flags.DEFINE_bool("profile", False, "Print a cProfile of make_mixture.")
+_PROFILE = flags.DEFINE_bool("profile", False, "Print a cProfile of make_relay.")
 PREFETCH = 2  # batches per worker buffer
 
 

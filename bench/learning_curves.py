@@ -64,8 +64,8 @@ def final_scores(out, names, num=200):
   """{name: {(decoder, collar): DER}} of each run's final checkpoint on the recipe's held-out
   conversations (the same mixtures for every variant)."""
   from configs.base import get_config  # noqa: PLC0415
-  from drzjax import diarize, evaluate  # noqa: PLC0415
-  mixtures, _ = evaluate.test_mixtures(get_config("small"), num)
+  from drzjax import diarize, scoring  # noqa: PLC0415
+  mixtures, _ = scoring.heldout_mixtures(get_config("small"), num)
   scores = {}
   for n in names:
     if not curve(os.path.join(out, n)):
@@ -74,10 +74,10 @@ def final_scores(out, names, num=200):
     scores[n] = {}
     for decoder in ("tokens", "frames"):
       for collar in (0.0, 0.25):
-        r, _ = evaluate.score_synthetic(d.params, d.model, mixtures, batch=16, collar=collar,
+        r, _ = scoring.score_synthetic(d.params, d.model, mixtures, batch=16, collar=collar,
                                         decoder=decoder)
         scores[n][(decoder, collar)] = r["overall"]["der"]
-  base = {c: evaluate.one_label_baseline(mixtures, c)["overall"]["der"] for c in (0.0, 0.25)}
+  base = {c: scoring.one_label_baseline(mixtures, c)["overall"]["der"] for c in (0.0, 0.25)}
   return scores, base
 
 

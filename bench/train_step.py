@@ -26,7 +26,6 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from configs.base import get_config  # noqa: E402
-from drzjax import features  # noqa: E402
 from drzjax import model as model_lib  # noqa: E402
 from drzjax import sharding  # noqa: E402
 from drzjax import tokens  # noqa: E402
@@ -42,7 +41,7 @@ def flops_per_example(cfg):
   the log-mel (FFT, filterbank), embeddings, norms and other elementwise work, the optimizer.
   """
   d, L, T = cfg.d_model, cfg.num_layers, cfg.seq_len
-  frames = features.num_frames(cfg.num_samples, cfg.hop)
+  frames = tokens.num_mel_frames(cfg.num_samples, cfg.hop)
   mid = -(-frames // cfg.strides[0])  # positions after the first convolution
   proj = 2 * T * (3 * d * d + d * d + 2 * cfg.mlp_ratio * d * d)  # qkv, out, mlp_in + mlp_out
   attn = 2 * 2 * T * T * d  # QK^T and AV, all heads
@@ -159,7 +158,7 @@ def bench(name, args):
   return {"batch": b, "params_m": model_lib.count_params(abstract.params) / 1e6,
           "steps": len(times), "compile_s": compile_s, "step_ms": 1e3 * med,
           "best_ms": 1e3 * best, "examples_per_s": b / med, "mixtures_per_s": b / med,
-          "tokens_per_s": model.cfg.seq_len * b / med, "model_flops": float(flops),
+          "positions_per_s": model.cfg.seq_len * b / med, "model_flops": float(flops),
           "xla_matmul_flops": xla_mm, "xla_flops": xla, "flops_per_s": flops / med,
           "loss": loss}
 
@@ -192,10 +191,10 @@ def main():
   print("step times: median and best of the timed steps (shared machine; noisy). GFLOP/step: "
         "model = flops_per_example x batch; XLA matmul = dot + convolution ops of the compiled "
         "step's HLO; XLA all = cost_analysis()['flops'] (every op, optimizer included)")
-  hdr = ("config", "batch", "params", "steps", "step ms med", "best", "ex/s = mix/s", "tokens/s",
+  hdr = ("config", "batch", "params", "steps", "step ms med", "best", "ex/s = mix/s", "positions/s",
          "model GFLOP/step", "XLA matmul", "XLA all", "GFLOP/s", "MFU med", "MFU best")
   rows = [(n, r["batch"], f"{r['params_m']:.2f}M", r["steps"], f"{r['step_ms']:.1f}",
-           f"{r['best_ms']:.1f}", f"{r['examples_per_s']:.2f}", f"{r['tokens_per_s']:.0f}",
+           f"{r['best_ms']:.1f}", f"{r['examples_per_s']:.2f}", f"{r['positions_per_s']:.0f}",
            f"{r['model_flops'] / 1e9:.2f}", f"{r['xla_matmul_flops'] / 1e9:.2f}",
            f"{r['xla_flops'] / 1e9:.2f}", f"{r['flops_per_s'] / 1e9:.1f}",
            f"{100 * r['mfu']:.1f}%", f"{100 * r['mfu_best']:.1f}%") for n, r in out.items()]

@@ -1,9 +1,11 @@
-"""drzjax configs: `get_config(arg)` with named variants tiny | base | medium | large.
+"""drzjax configs: `get_config(arg)` with named variants tiny | small | base | medium | large.
 
-  python -m drzjax.main --config=configs/base.py              # base (CPU-trainable default)
+  python -m drzjax.main --config=configs/base.py              # base: the shipped model's config
+  python -m drzjax.main --config=configs/base.py:small        # the 60-minute CPU recipe
   python -m drzjax.main --config=configs/base.py:tiny         # tests / smoke runs
   python -m drzjax.main --config=configs/base.py:medium --config.train.steps=100000
 
+base trains for hours on a CPU (README); medium and large are accelerator configs.
 Every field is read somewhere; an override of a key that is not here is an error.
 """
 import ml_collections

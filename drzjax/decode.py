@@ -28,6 +28,7 @@ import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.ndimage
 
 from drzjax import tokens
 
@@ -393,9 +394,10 @@ def recompute_decode(params, model, wave, *, num_speakers=0, min_speakers=0, max
 
 
 def decode_segments(params, model, wave, **kwargs):
-  """decode(...) then tokens.decode per row -> [(segments [(start_s, end_s, letter)], dropped)]."""
+  """decode(...) then tokens.to_segments per row -> [(segments [(start_s, end_s, letter)],
+  dropped)]."""
   ids = decode(params, model, wave, **kwargs)
-  return [tokens.decode(row, model.cfg.vocab) for row in ids]
+  return [tokens.to_segments(row, model.cfg.vocab) for row in ids]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -420,10 +422,9 @@ def median_filter(active, width):
   fills gaps shorter than width // 2 + 1 frames (the standard EEND post-processing)."""
   if width <= 1:
     return active
-  r = width // 2
-  x = np.pad(active.astype(np.int8), ((r, r), (0, 0)))
-  windows = np.lib.stride_tricks.sliding_window_view(x, width, axis=0)
-  return windows.sum(-1) > r
+  # Zeros beyond both ends: a slot is not active before the chunk starts or after it ends.
+  return scipy.ndimage.median_filter(active.astype(np.uint8), size=(width, 1), mode="constant",
+                                     cval=0) > 0
 
 
 def frame_segments(params, model, wave, *, threshold=0.5, median=3, max_speakers=0,

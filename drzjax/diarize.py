@@ -29,15 +29,13 @@ import time
 import numpy as np
 
 from drzjax import audio as audio_lib
+from drzjax import files
 from drzjax import intervals
 from drzjax import logs
+from drzjax import prompt as prompt_lib
 from drzjax import tokens
-from drzjax.data import mixtures
 from drzjax.data import vad
 
-# The prompt's geometry is shared with training's prompted examples (data/mixtures.py).
-SILENCE_SECS = mixtures.SILENCE_SECS  # between prompt clips, as nanodrz
-PROMPT_SECS = mixtures.PROMPT_SECS    # audio per known speaker in the prompt
 DECODERS = ("tokens", "frames")
 
 
@@ -145,23 +143,8 @@ class Diarizer:
 
   @classmethod
   def from_workdir(cls, workdir):
-    import flax.linen as nn  # noqa: PLC0415 - keep `--help` and argument errors fast
-    import jax  # noqa: PLC0415
-    from drzjax import checkpoint as ckpt_lib  # noqa: PLC0415
-    from drzjax import export  # noqa: PLC0415
-    from drzjax import model as model_lib  # noqa: PLC0415
-    path = os.path.join(workdir, "config.json")
-    if not os.path.exists(path):
-      raise FileNotFoundError(f"{workdir}: not a drzjax run directory (no config.json); train "
-                              f"one with python -m drzjax.main --workdir={workdir}")
-    try:
-      config = export.read_config(path)
-    except (OSError, ValueError) as e:
-      raise ValueError(f"{path}: unreadable run config ({e})") from None
-    model = model_lib.Diarizer(model_lib.ModelConfig.from_config(config))
-    abstract = nn.meta.unbox(jax.eval_shape(lambda: model_lib.init_params(model, jax.random.key(0))))
-    step, params = ckpt_lib.restore_params(workdir, abstract)
-    logging.info("loaded %s model from %s (step %d)", config.variant, workdir, step)
+    from drzjax import runs  # noqa: PLC0415 - keep `--help` and argument errors fast
+    config, model, params, step = runs.load(workdir)
     d = cls(model, params, config)
     d.step = step
     return d
@@ -199,7 +182,7 @@ class Diarizer:
       kw.update(mode="beam", beam=beam)
     f = np.asarray(forced, np.int32)[None] if len(forced) else None
     ids = decode.decode(self.params, self.model, wave[None], forced=f, **kw)[0]
-    segs, _ = tokens.decode(ids, self.vocab)
+    segs, _ = tokens.to_segments(ids, self.vocab)
     return segs
 
   def __call__(self, source, num_speakers=0, min_speakers=0, max_speakers=0, beam=1,
@@ -218,23 +201,16 @@ class Diarizer:
     while not stream.exhausted():
       # ---- The prompt: known speakers (most recently heard last), then the new audio ----
       prompt_spk = known[-(slots - 1):] if len(known) >= slots else known
-      per = mixtures.prompt_clip_secs(self.model.cfg.max_secs, len(prompt_spk))
-      parts, forced, pos = [], [], 0
-      for k, spk in enumerate(prompt_spk):
-        clip = spk.clip[: int(per * self.sr)]
-        forced += [int(self.vocab.time_id(pos / self.sr)),
-                   int(self.vocab.time_id((pos + len(clip)) / self.sr)),
-                   int(self.vocab.speaker_id(k))]
-        parts += [clip, np.zeros(int(SILENCE_SECS * self.sr), np.float32)]
-        pos += len(clip) + int(SILENCE_SECS * self.sr)
-      chunk = stream.take(n_chunk - pos)
+      head, forced = prompt_lib.build([spk.clip for spk in prompt_spk],
+                                      self.model.cfg.max_secs, self.sr, self.vocab)
+      chunk = stream.take(n_chunk - len(head))
       if one_chunk_total is None:
         one_chunk_total = stream.exhausted()
-      p_secs = pos / self.sr
+      p_secs = len(head) / self.sr
       if len(vad.speech_regions(chunk, self.sr)) == 0:  # silence: nothing to say, no decode
         t0 += len(chunk) / self.sr
         continue
-      wave = np.concatenate(parts + [chunk]) if parts else chunk
+      wave = np.concatenate([head, chunk]) if prompt_spk else chunk
       # Exact speaker counts only make sense when the whole file is one chunk.
       if one_chunk_total and not prompt_spk:
         counts = (num_speakers, min_speakers, max_speakers)
@@ -251,7 +227,8 @@ class Diarizer:
           continue  # the forced prompt triplets
         if k not in names:
           names[k] = next(new_names)
-          known.append(_Speaker(names[k], _clean_clip(wave, self.sr, segs, k, PROMPT_SECS)))
+          clip = _clean_clip(wave, self.sr, segs, k, prompt_lib.PROMPT_SECS)
+          known.append(_Speaker(names[k], clip))
         heard.append(names[k])
         segments.append((t0 + max(s, p_secs) - p_secs, t0 + e - p_secs, names[k]))
       # Most recently heard speakers go last, so they stay in a full prompt.
@@ -312,8 +289,8 @@ def parse_args(argv):
     p.error(f"--min-speakers={args.min_speakers} is more than --max-speakers={args.max_speakers}")
   if args.beam < 1:
     p.error(f"--beam must be >= 1 (1 = greedy), got {args.beam}")
-  if os.path.exists(args.out) and not os.path.isdir(args.out):
-    p.error(f"--out {args.out}: exists and is not a directory")
+  if problem := files.dir_problem(args.out, f"--out {args.out}"):
+    p.error(problem)
   if args.ref and not args.plot:
     p.error("--ref is drawn in the --plot picture: add --plot")
   return args

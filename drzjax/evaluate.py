@@ -28,7 +28,6 @@ import sys
 
 from drzjax import der
 from drzjax import files
-from drzjax import intervals
 from drzjax import rttm
 
 COLLAR_HELP = (
@@ -99,8 +98,8 @@ def parse_args(argv):
   args.skipped = []
   if args.json and os.path.isdir(args.json):
     p.error(f"--json {args.json}: is a directory; give a file name")
-  if args.hyp_out and os.path.exists(args.hyp_out) and not os.path.isdir(args.hyp_out):
-    p.error(f"--hyp-out {args.hyp_out}: exists and is not a directory")
+  if args.hyp_out and (problem := files.dir_problem(args.hyp_out, f"--hyp-out {args.hyp_out}")):
+    p.error(problem)
   if args.num < 1:
     p.error(f"--num must be >= 1, got {args.num}")
   if args.batch < 1:
@@ -161,45 +160,6 @@ def score_paths(ref, hyp, uem=None, collar=0.0, skip_overlap=False, json_path=No
   return result
 
 
-def score_synthetic(params, model, mixtures, beam=1, batch=16, collar=0.0, decoder="tokens"):
-  """Decode in-memory mixtures (tokens: greedy/beam; or the frame head), scored against their
-  exact labels.
-
-  mixtures: [data.mixtures.Mixture]. -> (result dict as score_corpus, {uri: hyp segments}).
-  """
-  import numpy as np  # noqa: PLC0415
-  from drzjax import decode, tokens  # noqa: PLC0415
-  n = model.cfg.num_samples
-  refs, hyps = {}, {}
-  for i in range(0, len(mixtures), batch):
-    group = mixtures[i:i + batch]
-    waves = np.zeros((batch, n), np.float32)  # one compiled shape: the last batch is padded
-    for j, m in enumerate(group):
-      waves[j, :min(n, len(m.audio))] = m.audio[:n]
-    if decoder == "frames":
-      durs = [len(m.audio) / model.cfg.sample_rate for m in group]
-      rows = decode.frame_segments(params, model, waves, durations=durs + [0.0] * batch)
-    else:
-      kw = {"mode": "beam", "beam": beam} if beam > 1 else {}
-      rows = [tokens.decode(r, model.cfg.vocab) for r in decode.decode(params, model, waves, **kw)]
-    for j, m in enumerate(group):
-      uri = f"mix{i + j:04d}"
-      refs[uri] = [(s, e, str(w)) for s, e, w in m.segments]
-      hyps[uri] = [(s, e, tokens.letter(k)) for s, e, k in rows[j][0]]
-  return der.score_corpus(refs, hyps, collar=collar), hyps
-
-
-def one_label_baseline(mixtures, collar=0.0):
-  """The trivial baseline: all reference speech (oracle voice activity) given one speaker.
-  Its DER is the share of speech not spoken by the main voice, plus overlap misses."""
-  refs, hyps = {}, {}
-  for i, m in enumerate(mixtures):
-    uri = f"mix{i:04d}"
-    refs[uri] = [(s, e, str(w)) for s, e, w in m.segments]
-    hyps[uri] = [(s, e, "A") for s, e in intervals.merge((s, e) for s, e, _ in m.segments)]
-  return der.score_corpus(refs, hyps, collar=collar)
-
-
 def diarize_and_score(args):
   """--workdir --data mode: diarize (synthetic mixtures or a folder of wavs), then score."""
   from drzjax import logs  # noqa: PLC0415
@@ -238,60 +198,13 @@ def diarize_and_score(args):
   return 0
 
 
-def test_mixtures(config, num, secs=None, bank_path=None, split=None):
-  """Held-out synthetic mixtures: the bank's test split (voices never trained on), the stream
-  seed + 2 (neither training's nor validation's). secs: long conversations of that length for
-  the chunked path (no prompt examples, no crop, no label budget). bank_path: another bank, all
-  of whose speakers are used (e.g. real voices the model never heard) unless `split` names one."""
-  import dataclasses  # noqa: PLC0415
-  from drzjax.data import build  # noqa: PLC0415
-  from drzjax.data import channel  # noqa: PLC0415
-  from drzjax.data import pipeline  # noqa: PLC0415
-  spec = pipeline.ExampleSpec.from_config(config, bank_path or build.default_bank(config),
-                                          split or ("all" if bank_path else "test"),
-                                          seed=config.seed + 2)
-  # One test set whatever the model trained on: no channel augmentation (real voices bring
-  # their own channel), and a --bank is read alone, without the training mix's weights.
-  # No silence dials either: every test chunk has 2+ voices, as before the dials existed.
-  spec = dataclasses.replace(spec, mix=dataclasses.replace(
-      spec.mix, channel=channel.OFF, empty_prob=0.0, solo_prob=0.0, lead_prob=0.0,
-      trail_prob=0.0, far_prob=0.0),
-      bank_weights=() if bank_path else spec.bank_weights)
-  if secs:
-    mix = dataclasses.replace(spec.mix, min_secs=secs, max_secs=secs, crop_secs=0.0,
-                              prompt_prob=0.0, max_segments=10 ** 6)
-    spec = dataclasses.replace(spec, mix=mix)
-  synth = pipeline.Synthesizer(spec)
-  return [synth.mixture(i) for i in range(num)], synth
-
-
-def enrollment_accuracy(mixtures, hyps, sample_rate=16000, resolution=0.01):
-  """Share of single-speaker reference speech time whose true speaker name is active in the
-  hypothesis (names as given with enrollment: no speaker mapping)."""
-  import numpy as np  # noqa: PLC0415
-  hit = total = 0
-  for m, hyp in zip(mixtures, hyps):
-    n = int(len(m.audio) / sample_rate / resolution) + 1
-    ref = {}
-    for s, e, w in m.segments:
-      ref.setdefault(str(w), np.zeros(n, bool))[int(s / resolution):int(e / resolution)] = True
-    one = sum(r.astype(int) for r in ref.values()) == 1
-    for w, r in ref.items():
-      h = np.zeros(n, bool)
-      for s, e, who in hyp:
-        if who == w:
-          h[int(s / resolution):int(e / resolution)] = True
-      hit += int(np.sum(r & one & h))
-      total += int(np.sum(r & one))
-  return hit / max(total, 1)
-
-
 def _score_long(d, args, config):
   """--secs: long conversations through the chunked, prompted path of diarize; DER, and with
   every voice enrolled (a clip from another utterance), the enrollment accuracy."""
   import numpy as np  # noqa: PLC0415
-  mixtures, synth = test_mixtures(config, args.num, secs=args.secs, bank_path=args.bank,
-                                  split=args.split)
+  from drzjax import scoring  # noqa: PLC0415 - jax: only the diarizing modes
+  mixtures, synth = scoring.heldout_mixtures(config, args.num, secs=args.secs,
+                                             bank_path=args.bank, split=args.split)
   bank = synth.bank()
   refs, hyps, named = {}, {}, []
   for i, m in enumerate(mixtures):
@@ -309,18 +222,19 @@ def _score_long(d, args, config):
     logging.info("[%d/%d] %s: %.0f s, %d voices, %d segments", i + 1, len(mixtures), uri,
                  len(m.audio) / d.sr, len(m.speakers), len(hyps[uri]))
   result = der.score_corpus(refs, hyps, collar=args.collar)
-  acc = enrollment_accuracy(mixtures, named, d.sr)
+  acc = scoring.enrollment_accuracy(mixtures, named, d.sr)
   result["overall"]["enrollment_accuracy"] = acc
   logging.info("enrollment accuracy (share of single-speaker speech given the right NAME): "
                "%.2f%%", 100 * acc)
   if args.baseline:
-    b = one_label_baseline(mixtures, args.collar)["overall"]
+    b = scoring.one_label_baseline(mixtures, args.collar)["overall"]
     logging.info("baseline (oracle speech, one label): DER %.2f%%", 100 * b["der"])
     result["baseline"] = b
   return result, hyps
 
 
 def _score_synthetic_args(d, args):
+  from drzjax import scoring  # noqa: PLC0415 - jax: only the diarizing modes
   config = d.config
   for flag, key in (("interrupt_max", "interrupt_max"), ("silence_max", "silence_max"),
                     ("mix_speakers", "num_speakers"), ("noise_prob", "noise_prob")):
@@ -328,9 +242,10 @@ def _score_synthetic_args(d, args):
       config.data[key] = getattr(args, flag)
   if args.secs:
     return _score_long(d, args, config)
-  mixtures, _ = test_mixtures(config, args.num, bank_path=args.bank, split=args.split)
+  mixtures, _ = scoring.heldout_mixtures(config, args.num, bank_path=args.bank,
+                                         split=args.split)
   if args.baseline:
-    b = one_label_baseline(mixtures, args.collar)["overall"]
+    b = scoring.one_label_baseline(mixtures, args.collar)["overall"]
     logging.info("baseline (oracle speech, one label) on the same mixtures: DER %.2f%% "
                  "(false alarm %.2f%%, missed %.2f%%, confusion %.2f%%)", 100 * b["der"],
                  100 * b["false_alarm"] / b["total"], 100 * b["missed"] / b["total"],
@@ -338,8 +253,8 @@ def _score_synthetic_args(d, args):
   logging.info("scoring %d synthetic test mixtures (%s speakers max, interrupt_max %.2f s, "
                "silence_max %.2f s)", args.num, config.data.num_speakers,
                config.data.interrupt_max, config.data.silence_max)
-  result, hyps = score_synthetic(d.params, d.model, mixtures, args.beam, args.batch,
-                                 args.collar, decoder=d.decoder)
+  result, hyps = scoring.score_synthetic(d.params, d.model, mixtures, args.beam, args.batch,
+                                         args.collar, decoder=d.decoder)
   if args.baseline:
     result["baseline"] = b  # in --json beside the model's scores
   return result, hyps

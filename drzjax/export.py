@@ -8,7 +8,6 @@ count, the bank(s) it trained on, where and when it was exported, the note). `lo
 DEFAULT_DIR when no --workdir is given.
 """
 import argparse
-import dataclasses
 import datetime
 import json
 import os
@@ -17,67 +16,43 @@ import sys
 import numpy as np
 
 from drzjax import files
+from drzjax import runs
 
 DEFAULT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained", "base")
 
 
-def flatten(params, prefix=""):
-  out = {}
-  for k, v in params.items():
-    if isinstance(v, dict):
-      out.update(flatten(v, f"{prefix}{k}/"))
-    else:
-      out[prefix + k] = np.asarray(v, np.float32)
-  return out
+def flatten(params):
+  """Nested parameters -> {'/'-joined path: float32 array}: the keys of params.npz."""
+  from flax import traverse_util  # noqa: PLC0415 - flax only when parameters are handled
+  return {k: np.asarray(v, np.float32)
+          for k, v in traverse_util.flatten_dict(params, sep="/").items()}
 
 
 def unflatten(flat):
-  out = {}
-  for path, v in flat.items():
-    *parents, leaf = path.split("/")
-    d = out
-    for p in parents:
-      d = d.setdefault(p, {})
-    d[leaf] = v
-  return out
-
-
-def read_config(path):
-  """A run's or an export's config.json as a ConfigDict. Keys added since older runs were saved
-  get the values that reproduce those runs (one bank, no channel augmentation)."""
-  import ml_collections  # noqa: PLC0415
-  from drzjax.data import channel  # noqa: PLC0415
-  with open(path) as f:
-    d = json.load(f)
-  d.setdefault("bank", {}).setdefault("weights", "")
-  d.setdefault("channel", {f.name: 0.0 for f in dataclasses.fields(channel.ChannelConfig)})
-  d.setdefault("model", {}).setdefault("frontend", "mel")
-  d["model"].setdefault("frontend_trainable", False)
-  for key in ("empty_prob", "solo_prob", "lead_prob", "trail_prob", "far_prob"):
-    d.setdefault("data", {}).setdefault(key, 0.0)
-  return ml_collections.ConfigDict(d)
+  """{'/'-joined path: array} (params.npz) -> nested parameters."""
+  from flax import traverse_util  # noqa: PLC0415
+  return traverse_util.unflatten_dict(flat, sep="/")
 
 
 def export(workdir, out, note=""):
   """Newest checkpoint of `workdir` -> out/{params.npz, config.json, meta.json}; -> meta."""
   import jax  # noqa: PLC0415
-  from drzjax import diarize  # noqa: PLC0415
-  d = diarize.Diarizer.from_workdir(workdir)
   from drzjax import frontends  # noqa: PLC0415
-  flat = flatten(jax.device_get(d.params))
+  config, model, params, step = runs.load(workdir)
+  flat = flatten(jax.device_get(params))
   os.makedirs(out, exist_ok=True)
   # Frozen pretrained front ends are not copied: load() takes them from drzjax/pretrained/<net>.
-  stored = flat if d.model.cfg.frontend_trainable else frontends.strip(flat)
-  meta = {"step": d.step, "params": int(sum(v.size for v in flat.values())),
-          "frontend": d.model.cfg.frontend,
+  stored = flat if model.cfg.frontend_trainable else frontends.strip(flat)
+  meta = {"step": step, "params": int(sum(v.size for v in flat.values())),
+          "frontend": model.cfg.frontend,
           "frozen_params": int(sum(v.size for k, v in flat.items() if k not in stored)),
           "workdir": os.path.abspath(workdir), "device": str(jax.devices()[0].device_kind),
           "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-          "note": note, "bank": {"path": d.config.bank.path, "weights": d.config.bank.weights}}
+          "note": note, "bank": {"path": config.bank.path, "weights": config.bank.weights}}
   # The training machine's bank directories mean nothing elsewhere: the exported config names
   # the embedded default bank (its test voices are evaluate's default set); meta.json keeps
   # what the run trained on.
-  config = d.config.copy_and_resolve_references()
+  config = config.copy_and_resolve_references()
   config.bank.path, config.bank.weights = "", ""
   with files.atomic_write(os.path.join(out, "params.npz"), "wb") as f:
     np.savez(f, **stored)
@@ -94,7 +69,7 @@ def load(path=DEFAULT_DIR):
   for f in files:
     if not os.path.exists(f):
       raise FileNotFoundError(f"{f}: missing; {path} is not an exported drzjax model")
-  config = read_config(files[0])
+  config = runs.read_config(files[0])
   with np.load(files[1]) as z:
     params = unflatten({k: z[k] for k in z.files})
   if not config.model.frontend_trainable:

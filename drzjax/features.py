@@ -10,6 +10,8 @@ import jax.numpy as jnp
 import librosa
 import numpy as np
 
+from drzjax import tokens
+
 
 @functools.lru_cache(maxsize=8)
 def mel_filterbank(sample_rate, n_fft, n_mels):
@@ -17,15 +19,11 @@ def mel_filterbank(sample_rate, n_fft, n_mels):
   return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels).T.astype(np.float32)
 
 
-def num_frames(num_samples, hop):
-  return 1 + num_samples // hop
-
-
 def log_mel(wave, sample_rate=16000, n_fft=1024, hop=256, n_mels=80):
   """wave (B, N) float -> (B, 1 + N // hop, n_mels) float32 log-mel, Whisper-normalised."""
   wave = wave.astype(jnp.float32)
   b, n = wave.shape
-  f = num_frames(n, hop)
+  f = tokens.num_mel_frames(n, hop)
   x = jnp.pad(wave, ((0, 0), (n_fft // 2, n_fft // 2)), mode="reflect")
   if n_fft % hop == 0:
     # Frames from hop-sized blocks: no gather, just n_fft/hop shifted views.

@@ -1,4 +1,5 @@
-"""Writing a file so that an interrupted write never leaves half a file that reads as valid."""
+"""Files the commands write: an interrupted write never leaves half a file that reads as valid,
+and an output directory that cannot be one is reported up front."""
 import contextlib
 import os
 
@@ -21,3 +22,11 @@ def atomic_write(path, mode="w", fsync=False):
     with contextlib.suppress(OSError):
       os.remove(tmp)
     raise
+
+
+def dir_problem(path, label=None):
+  """Why `path` cannot be an output directory (it exists and is not one), named as `label`
+  (default: the path); None when it can be."""
+  if os.path.exists(path) and not os.path.isdir(path):
+    return f"{label or path}: exists and is not a directory"
+  return None

@@ -74,7 +74,7 @@ class ModelConfig:
 
   @property
   def num_samples(self):
-    return int(round(self.max_secs * self.sample_rate))
+    return tokens.num_samples(self.max_secs, self.sample_rate)
 
   @property
   def num_audio(self):
@@ -124,9 +124,8 @@ def attend(q, k, v, mask, kv_layout):
   """Softmax attention. q (B, Tq, H, Dh); k, v (B, Tk, H, Dh) ("bkhd") or (B, H, Tk, Dh)
   ("bhkd"); mask (Tq, Tk) bool. Scores and softmax in float32 whatever the compute dtype.
 
-  Written out rather than jax.nn.dot_product_attention: on CPU it was as fast or faster (fwd
-  0.43 vs 0.53 s, grad 0.90 vs 0.96 s for B=16, T=620, H=4, Dh=64) and it reads the cache in
-  its own layout.
+  Written out rather than jax.nn.dot_product_attention: on CPU it was as fast or faster (figures
+  in BENCHMARKS.md) and it reads the cache in its own layout.
   """
   scores = jnp.einsum(f"bqhd,{kv_layout}->bhqk", q, k, preferred_element_type=jnp.float32)
   scores = jnp.where(mask[None, None], scores / np.sqrt(q.shape[-1]), jnp.finfo(jnp.float32).min)

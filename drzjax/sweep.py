@@ -28,7 +28,7 @@ DIALS = {
 
 def run(d, dials, out, num=64, batch=16, collar=0.25, beam=1):
   """Score every setting of every dial with the Diarizer `d`; -> list of result rows."""
-  from drzjax import evaluate, plot  # noqa: PLC0415
+  from drzjax import plot, scoring  # noqa: PLC0415
   unknown = [x for x in dials if x not in DIALS]
   if unknown:
     raise ValueError(f"--sweep: unknown dial(s) {', '.join(unknown)}; choose from "
@@ -43,10 +43,10 @@ def run(d, dials, out, num=64, batch=16, collar=0.25, beam=1):
         config.tokens.max_label_len = max(config.tokens.max_label_len, 3 * 30 + 1)
       for k, v in overrides.items():
         config.data[k] = v
-      mixtures, _ = evaluate.test_mixtures(config, num)
-      result, _ = evaluate.score_synthetic(d.params, d.model, mixtures, beam, batch, collar,
-                                           decoder=d.decoder)
-      base = evaluate.one_label_baseline(mixtures, collar)["overall"]
+      mixtures, _ = scoring.heldout_mixtures(config, num)
+      result, _ = scoring.score_synthetic(d.params, d.model, mixtures, beam, batch, collar,
+                                          decoder=d.decoder)
+      base = scoring.one_label_baseline(mixtures, collar)["overall"]
       r = result["overall"]
       row = {"dial": dial, "setting": name, "der": r["der"],
              "false_alarm": r["false_alarm"] / max(r["total"], 1e-9),

@@ -23,9 +23,11 @@ EOS = 1
 
 @dataclasses.dataclass(frozen=True)
 class Vocab:
-  size: int = 512
+  """The ids of one config (`from_config`); the defaults are configs/base.py's base variant
+  (tests/test_config.py holds them to it)."""
+  size: int = 136
   speakers: int = 8
-  max_secs: float = 30.0
+  max_secs: float = 10.0
 
   def __post_init__(self):
     if self.num_times < 2:
@@ -98,7 +100,7 @@ def canonical(segments, vocab):
   ends = np.maximum(vocab.time_id([s[1] for s in segments]), starts)
   # First appearance is taken in the order of the quantised sequence (ties broken by the
   # continuous times), not of the continuous times alone: otherwise two speakers starting in
-  # the same bin could put letter B before A, a sequence that `decode` rejects.
+  # the same bin could put letter B before A, a sequence that `to_segments` rejects.
   order = sorted(range(len(segments)), key=lambda i: (int(starts[i]), int(ends[i]),
                                                       float(segments[i][0]),
                                                       float(segments[i][1])))
@@ -125,7 +127,7 @@ def encode(segments, vocab, max_len=None):
   return ids
 
 
-def decode(ids, vocab):
+def to_segments(ids, vocab):
   """ids -> (segments [(start_s, end_s, letter_index)], dropped).
 
   Never raises. Reads triplets until EOS or PAD; a triplet that breaks the grammar (a non-time in
@@ -154,10 +156,22 @@ def decode(ids, vocab):
   return segments, dropped
 
 
+# The example geometry, written once: the model, the features and the input pipeline read it
+# from here.
+def num_samples(max_secs, sample_rate):
+  """Samples in one chunk (an example) of max_secs."""
+  return int(round(max_secs * sample_rate))
+
+
+def num_mel_frames(num_samples, hop):
+  """Centred STFT frames of num_samples: 1 + num_samples // hop."""
+  return 1 + num_samples // hop
+
+
 def num_positions(num_samples, hop, strides):
-  """Audio positions the model sees: 1 + num_samples // hop centred STFT frames, then each
+  """Audio positions the model sees: the centred STFT frames (num_mel_frames), then each
   stride-s convolution (kernel 3, padding 1) keeps ceil(n / s) of them."""
-  n = 1 + num_samples // hop
+  n = num_mel_frames(num_samples, hop)
   for s in strides:
     n = -(-n // s)
   return n

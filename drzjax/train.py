@@ -309,8 +309,8 @@ def train_and_evaluate(config, workdir):
 
   tc = config.train
   workdir = os.path.abspath(os.path.expanduser(workdir))
-  if os.path.exists(workdir) and not os.path.isdir(workdir):
-    raise TrainingError(f"--workdir {workdir}: exists and is not a directory")
+  if problem := files.dir_problem(workdir, f"--workdir {workdir}"):
+    raise TrainingError(problem)
   try:
     os.makedirs(workdir, exist_ok=True)
   except OSError as e:
@@ -368,7 +368,7 @@ def train_and_evaluate(config, workdir):
     ckpt_lib.save(mngr, step, state, data_iter, dict(meta, audio_secs=seen), force=True)
 
   # ---- The loop ----
-  vocab_positions = model.cfg.seq_len * tc.batch_size
+  positions_per_step = model.cfg.seq_len * tc.batch_size  # audio + label positions
   t_last, step_last, last = time.time(), step, None
   t_start, t_valid = time.time(), 0.0
   # The ETA counts steady steps only: the first step of a start or resume includes compiling
@@ -407,13 +407,14 @@ def train_and_evaluate(config, workdir):
         scalars = {"loss": m["loss"], "token_loss": m["token_loss"],
                    "frame_loss": m["frame_loss"], "lr": lr_schedule(tc)(step - 1),
                    "grad_norm": m["grad_norm"],
-                   "steps_per_s": sps, "tokens_per_s": sps * vocab_positions,
+                   "steps_per_s": sps, "positions_per_s": sps * positions_per_step,
                    "audio_hours": (audio_secs + float(m["audio_secs"])) / 3600}
         log.write(step, scalars)
         if lead:
-          logging.info("step %d/%d  loss %.4f  lr %.2e  gnorm %.2f | %.2f steps/s %.0f tok/s | "
-                       "%.2f h audio | ETA %s", step, tc.steps, m["loss"], scalars["lr"],
-                       m["grad_norm"], sps, scalars["tokens_per_s"], scalars["audio_hours"],
+          logging.info("step %d/%d  loss %.4f  lr %.2e  gnorm %.2f | %.2f steps/s %.0f "
+                       "positions/s | %.2f h audio | ETA %s", step, tc.steps, m["loss"],
+                       scalars["lr"], m["grad_norm"], sps, scalars["positions_per_s"],
+                       scalars["audio_hours"],
                        _eta((tc.steps - step) * (now - t_steady) / (step - step_steady)
                             if step > step_steady else math.inf))
       out_of_time = time.time() > deadline

@@ -14,24 +14,23 @@ from drzjax.data import pipeline
 class Validator:
   def __init__(self, config, bank_path, model, mesh):
     # A different stream seed than training, and the val split: unseen speakers.
-    spec = pipeline.ExampleSpec.from_config(config, bank_path, "val", seed=config.seed + 1)
+    spec = pipeline.ExampleSpec.from_config(config, bank_path, "val",
+                                            seed=pipeline.stream_seed(config, "val"))
     shards = mesh.shape["data"] * mesh.shape["fsdp"]
     n = max(shards, config.train.eval_size - config.train.eval_size % shards)
-    synth = pipeline.Synthesizer(spec)
-    self.mixtures = [synth.mixture(i) for i in range(n)]
-    self.batch = pipeline.stack([pipeline.to_example(m, spec) for m in self.mixtures])
+    self.mixtures, self.batch = pipeline.fixed_set(spec, n)
     self.model, self.mesh = model, mesh
 
   def run(self, step, params, eval_fn, log, train_minutes=0.0):
     if jax.process_count() > 1:
       return  # each process holds the whole fixed set; per-host slicing is not worth it here
-    from drzjax import evaluate, plot  # noqa: PLC0415
+    from drzjax import plot, scoring  # noqa: PLC0415
     with jax.set_mesh(self.mesh), nn.logical_axis_rules(sharding.RULES):
       losses = jax.device_get(eval_fn(params, sharding.global_batch(self.batch, self.mesh)))
-    result, hyps = evaluate.score_synthetic(params, self.model, self.mixtures,
-                                            batch=len(self.mixtures))
-    frames, _ = evaluate.score_synthetic(params, self.model, self.mixtures,
-                                         batch=len(self.mixtures), decoder="frames")
+    result, hyps = scoring.score_synthetic(params, self.model, self.mixtures,
+                                           batch=len(self.mixtures))
+    frames, _ = scoring.score_synthetic(params, self.model, self.mixtures,
+                                        batch=len(self.mixtures), decoder="frames")
     der = result["overall"]["der"]
     gap = float(losses["token_loss_other_audio"] - losses["token_loss"])
     loss = float(losses["loss"])

@@ -153,17 +153,17 @@ def test_multibank_errors(small_bank, tmp_path):
 
 
 def test_evaluation_mixtures_are_channel_free(small_bank):
-  """evaluate's test set is the same audio whatever channel dials the model trained with, and
-  --split picks the speakers."""
-  from drzjax import evaluate  # noqa: PLC0415
+  """The held-out test set (scoring, as evaluate uses it) is the same audio whatever channel
+  dials the model trained with, and --split picks the speakers."""
+  from drzjax import scoring  # noqa: PLC0415
   c = base.get_config("tiny")
   c.bank.path = small_bank
   for f in dataclasses.fields(channel.ChannelConfig):
     c.channel[f.name] = 1.0
-  test, _ = evaluate.test_mixtures(c, 4)
+  test, _ = scoring.heldout_mixtures(c, 4)
   assert all(m.channel == () for m in test)
   assert {s for m in test for s in m.speakers} <= set(bank_lib.Bank(small_bank).speakers("test"))
-  train, _ = evaluate.test_mixtures(c, 4, bank_path=small_bank, split="train")
+  train, _ = scoring.heldout_mixtures(c, 4, bank_path=small_bank, split="train")
   assert {s for m in train for s in m.speakers} <= set(
       bank_lib.Bank(small_bank).speakers("train"))
 

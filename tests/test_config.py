@@ -6,12 +6,13 @@ import pytest
 
 from configs.base import get_config
 from drzjax import model as model_lib
+from drzjax import tokens
 from drzjax.data import channel
 from drzjax.data import mixtures
 
 
 @pytest.mark.parametrize("cls", [model_lib.ModelConfig, mixtures.MixConfig,
-                                 channel.ChannelConfig])
+                                 channel.ChannelConfig, tokens.Vocab])
 def test_dataclass_defaults_are_the_base_config(cls):
   assert cls() == cls.from_config(get_config("base"))
 

@@ -96,7 +96,7 @@ def check_well_formed(row):
     assert 0 <= k <= used, row  # a used letter or the next new one
     used = max(used, k + 1)
     letters.append(k)
-  segs, dropped = tokens.decode(row, VOCAB)
+  segs, dropped = tokens.to_segments(row, VOCAB)
   assert dropped == 0 and len(segs) == e // 3 and all(b >= a for a, b, _ in segs), row
   return letters
 

@@ -170,7 +170,7 @@ def test_random_token_sequences_give_valid_segments(vocab):
                    np.where(rng.random(n) < 0.5, rng.integers(late, vocab.first_speaker, n),
                             rng.integers(2, vocab.first_speaker, n)))
     ids = np.where(rng.random(n) < 0.1, rng.integers(0, vocab.size, n), ids)
-    segs, _ = tokens.decode(ids, vocab)
+    segs, _ = tokens.to_segments(ids, vocab)
     # Files shorter than a chunk and than a prompt, and longer; a chunk at an offset.
     duration = float(np.exp(rng.uniform(np.log(0.05), np.log(25.0))))
     t0 = float(rng.choice([0.0, rng.uniform(-vocab.max_secs, duration)]))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from configs import base
+from drzjax import prompt as prompt_lib
 from drzjax import tokens
 from drzjax.data import bank as bank_lib
 from drzjax.data import mixtures
@@ -226,7 +227,7 @@ def test_segment_budget_and_token_fit(bank, speakers, style):
     assert len(mix.segments) <= 5
     hit += len(mix.segments) == 5
     ids = tokens.encode(mix.segments, vocab, config.tokens.max_label_len)
-    assert tokens.decode(ids, vocab)[1] == 0
+    assert tokens.to_segments(ids, vocab)[1] == 0
   assert hit > 10  # the budget was actually binding
   # And at the real configs.
   for variant in ("tiny", "base"):
@@ -235,7 +236,7 @@ def test_segment_budget_and_token_fit(bank, speakers, style):
     vocab = tokens.Vocab.from_config(config)
     for mix in mixes(bank, speakers, c, n=20):
       ids = tokens.encode(mix.segments, vocab, config.tokens.max_label_len)
-      segs, dropped = tokens.decode(ids, vocab)
+      segs, dropped = tokens.to_segments(ids, vocab)
       assert dropped == 0 and len(segs) == len(mix.segments)
 
 
@@ -252,7 +253,7 @@ def test_config_validation():
 
 def test_needs_two_speakers(bank, speakers):
   with pytest.raises(ValueError, match="at least 2"):
-    mixtures.make_mixture(bank, speakers[:1], 0, 0, TINY)
+    mixtures.make_relay(bank, speakers[:1], 0, 0, TINY)
 
 
 @pytest.mark.parametrize("semitones", [-2.0, -0.5, 1.3, 2.0])
@@ -313,13 +314,13 @@ def test_conversation_speaker_never_overlaps_themself(bank, speakers, monkeypatc
 
 
 def test_prompted_examples_are_built_as_diarize_builds_chunks(bank, speakers):
-  """make_prompted: clips of known voices, each at most prompt_clip_secs long and followed by
+  """make_prompted: clips of known voices, each at most prompt.clip_secs long and followed by
   SILENCE_SECS of digital silence, labelled with one segment per clip (letters 0..P-1 in
   prompt order, what diarize forces), then a conversation whose known voices keep those letters."""
   config = base.get_config("tiny")
   c = dataclasses.replace(mixtures.MixConfig.from_config(config), pitch_prob=0.0, noise_prob=0.0)
   vocab = tokens.Vocab.from_config(config)
-  silence = int(mixtures.SILENCE_SECS * SR)
+  silence = int(prompt_lib.SILENCE_SECS * SR)
   n_prompts, reused = [], 0
   for i in range(40):
     mix = mixtures.make_prompted(bank, speakers, 4, i, c)
@@ -335,23 +336,40 @@ def test_prompted_examples_are_built_as_diarize_builds_chunks(bank, speakers):
     for s, e, w in mix.segments[:mix.prompt]:
       assert abs(s - pos / SR) < 1e-9 and first[w] == s
       n_clip = round((e - s) * SR)
-      assert e - s <= mixtures.prompt_clip_secs(c.max_secs, 1) + 1e-6
+      assert e - s <= prompt_lib.clip_secs(c.max_secs, 1) + 1e-6
       assert np.all(mix.audio[pos + n_clip:pos + n_clip + silence] == 0)
       assert letters[w] == k
       prompt.append(w)
       pos += n_clip + silence
       k += 1
     assert len(prompt) <= c.num_speakers
-    per = mixtures.prompt_clip_secs(c.max_secs, len(prompt))
+    per = prompt_lib.clip_secs(c.max_secs, len(prompt))
     assert all(e - s <= per + 1e-6 for s, e, w in mix.segments[:len(prompt)])
     n_prompts.append(len(prompt))
     after = [w for s, e, w in mix.segments if s >= pos / SR - 1e-9]
     reused += any(w in prompt for w in after)
     ids = tokens.encode(mix.segments, vocab, config.tokens.max_label_len)
-    assert tokens.decode(ids, vocab)[1] == 0
+    assert tokens.to_segments(ids, vocab)[1] == 0
     # The first len(prompt) triplets are the forced ones, in letter order.
     assert [int(x) - vocab.first_speaker for x in ids[2:3 * len(prompt):3]] == list(range(len(prompt)))
   assert len(set(n_prompts)) >= 2 and reused > 25  # known voices come back after the prompt
+
+
+def test_training_and_inference_prompts_agree(bank, speakers):
+  """The prompt clips of a training example, given to diarize's prompt builder, give back the
+  example's prompt audio sample for sample, and forced ids equal to its first label triplets."""
+  config = base.get_config("tiny")
+  c = mixtures.MixConfig.from_config(config)
+  vocab = tokens.Vocab.from_config(config)
+  for i in range(20):
+    mix = mixtures.make_prompted(bank, speakers, 6, i, c)
+    clips = [mix.audio[round(s * SR):round(e * SR)] for s, e, _ in mix.segments[:mix.prompt]]
+    audio, forced = prompt_lib.build(clips, c.max_secs, SR, vocab)
+    assert len(audio) == sum(len(x) for x in clips) + mix.prompt * int(
+        prompt_lib.SILENCE_SECS * SR)
+    np.testing.assert_array_equal(mix.audio[:len(audio)], audio)
+    ids = tokens.encode(mix.segments, vocab, config.tokens.max_label_len)
+    assert forced == [int(x) for x in ids[:3 * mix.prompt]]
 
 
 def test_prompt_prob_mixes_in_prompted_chunks(bank, speakers):

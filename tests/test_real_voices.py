@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from drzjax import diarize
-from drzjax import evaluate
+from drzjax import scoring
 from drzjax.data import bank as bank_lib
 from drzjax.data import build
 
@@ -38,9 +38,9 @@ def test_bank_of_real_voices(real_bank):
 
 def test_shipped_model_on_real_voices(real_bank):
   d = diarize.Diarizer.pretrained()
-  mixtures, _ = evaluate.test_mixtures(d.config, 24, bank_path=real_bank)
-  result, _ = evaluate.score_synthetic(d.params, d.model, mixtures, batch=24, collar=COLLAR)
+  mixtures, _ = scoring.heldout_mixtures(d.config, 24, bank_path=real_bank)
+  result, _ = scoring.score_synthetic(d.params, d.model, mixtures, batch=24, collar=COLLAR)
   der = result["overall"]["der"]
-  base = evaluate.one_label_baseline(mixtures, COLLAR)["overall"]["der"]
+  base = scoring.one_label_baseline(mixtures, COLLAR)["overall"]["der"]
   assert np.isfinite(der) and base > 0.2, (der, base)
   assert der < BOUND * base, (der, base)

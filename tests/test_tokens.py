@@ -21,7 +21,7 @@ def test_round_trip_within_half_a_bin():
   half = VOCAB.bin_secs / 2 + 1e-9
   for trial in range(300):
     segs = random_segments(rng, int(rng.integers(0, 40)), names="abcdefgh"[:rng.integers(1, 9)])
-    got, dropped = tokens.decode(tokens.encode(segs, VOCAB), VOCAB)
+    got, dropped = tokens.to_segments(tokens.encode(segs, VOCAB), VOCAB)
     assert dropped == 0 and len(got) == len(segs), (trial, segs)
     assert first_appearance_ok([k for *_, k in got])
     # Relabel: each original speaker must map to exactly one letter whose segments are its
@@ -66,13 +66,13 @@ def test_letters_by_first_appearance_and_sorted():
     letters = body[:, 2] - VOCAB.first_speaker
     assert first_appearance_ok(letters), body
     assert [tuple(t) for t in body.tolist()] == sorted(tuple(t) for t in body.tolist())
-    assert tokens.decode(ids, VOCAB)[1] == 0
+    assert tokens.to_segments(ids, VOCAB)[1] == 0
 
 
 def test_same_start_bin_regression():
   # x starts first in continuous time, but y's triplet sorts first: y must be A.
   ids = tokens.encode([(0.0, 5.0, "x"), (0.01, 2.0, "y")], VOCAB)
-  got, dropped = tokens.decode(ids, VOCAB)
+  got, dropped = tokens.to_segments(ids, VOCAB)
   assert dropped == 0 and [k for *_, k in got] == [0, 1]
   assert got[0][1] < got[1][1]
 
@@ -83,7 +83,7 @@ def test_letter_names():
 
 def test_overlap_is_intersecting_triplets():
   segs = [(1.0, 4.0, "a"), (3.0, 6.0, "b"), (7.0, 8.0, "a")]
-  got, _ = tokens.decode(tokens.encode(segs, VOCAB), VOCAB)
+  got, _ = tokens.to_segments(tokens.encode(segs, VOCAB), VOCAB)
   (s0, e0, k0), (s1, e1, k1), (s2, e2, k2) = got
   assert (k0, k1, k2) == (0, 1, 0)
   assert s1 < e0  # A and B overlap
@@ -109,7 +109,7 @@ def test_encode_pads_and_checks_length():
   ids = tokens.encode(segs, VOCAB, max_len=10)
   assert ids.dtype == np.int32 and len(ids) == 10
   assert list(ids[6:]) == [tokens.EOS, 0, 0, 0]
-  assert tokens.decode(ids, VOCAB) == tokens.decode(ids[:7], VOCAB)
+  assert tokens.to_segments(ids, VOCAB) == tokens.to_segments(ids[:7], VOCAB)
   with pytest.raises(ValueError, match="max_label_len"):
     tokens.encode(segs, VOCAB, max_len=6)
   assert list(tokens.encode([], VOCAB)) == [tokens.EOS]
@@ -142,7 +142,7 @@ def test_malformed_sequences_decode_and_count():
       "out of range id": ([t(1), t(2), v.size + 3, tokens.EOS], 1, 0),
   }
   for name, (ids, want_dropped, want_kept) in cases.items():
-    segs, dropped = tokens.decode(np.asarray(ids, np.int32), v)
+    segs, dropped = tokens.to_segments(np.asarray(ids, np.int32), v)
     assert (dropped, len(segs)) == (want_dropped, want_kept), name
     for s, e, k in segs:
       assert 0 <= s <= e <= v.max_secs and 0 <= k < v.speakers
@@ -150,7 +150,7 @@ def test_malformed_sequences_decode_and_count():
   rng = np.random.default_rng(4)
   for _ in range(200):
     ids = rng.integers(0, v.size, int(rng.integers(0, 40)))
-    segs, dropped = tokens.decode(ids, v)
+    segs, dropped = tokens.to_segments(ids, v)
     assert dropped >= 0
     assert first_appearance_ok([k for *_, k in segs])
 
@@ -187,7 +187,7 @@ def test_frame_targets_agree_with_tokens():
       s = float(rng.uniform(0, 9.5))
       segs.append((s, min(10.0, s + float(rng.uniform(0.05, 3))), str(rng.integers(4))))
     ids = tokens.encode(segs, v)
-    decoded, dropped = tokens.decode(ids, v)
+    decoded, dropped = tokens.to_segments(ids, v)
     assert dropped == 0
     f = tokens.frame_targets(segs, v, 126, secs)
     expect = np.zeros_like(f)

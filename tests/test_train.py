@@ -148,7 +148,7 @@ def reference_run(tiny_run):
 def test_main_writes_metrics_tensorboard_checkpoints(reference_run):
   lines = [json.loads(l) for l in open(os.path.join(reference_run, "metrics.jsonl"))]
   assert [m["step"] for m in lines] == list(range(1, 13))
-  for key in ("step", "loss", "lr", "grad_norm", "steps_per_s", "tokens_per_s", "audio_hours"):
+  for key in ("step", "loss", "lr", "grad_norm", "steps_per_s", "positions_per_s", "audio_hours"):
     assert all(key in m for m in lines), key
   assert all(np.isfinite(m["loss"]) for m in lines)
   assert lines[-1]["audio_hours"] > lines[0]["audio_hours"] > 0
@@ -158,7 +158,7 @@ def test_main_writes_metrics_tensorboard_checkpoints(reference_run):
   assert [s for s, _ in scalars["loss"]] == list(range(1, 13))
   np.testing.assert_allclose([v for _, v in scalars["loss"]], [m["loss"] for m in lines],
                              rtol=1e-6)
-  assert {"lr", "grad_norm", "steps_per_s", "tokens_per_s", "audio_hours"} <= set(scalars)
+  assert {"lr", "grad_norm", "steps_per_s", "positions_per_s", "audio_hours"} <= set(scalars)
   steps = sorted(int(d) for d in os.listdir(os.path.join(reference_run, "checkpoints"))
                  if d.isdigit())
   assert steps == [4, 8, 12]

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from drzjax import files as files_lib
 from drzjax.data import bank as bank_lib
 from drzjax.data import vad
 
@@ -107,8 +108,8 @@ def _is_built(out):
 
 def _prepare_out(out):
   out = os.path.abspath(os.path.expanduser(out))
-  if os.path.exists(out) and not os.path.isdir(out):
-    raise BankError(f"{out}: exists and is not a directory")
+  if problem := files_lib.dir_problem(out):
+    raise BankError(problem)
   try:
     os.makedirs(out, exist_ok=True)
   except OSError as e:

@@ -22,6 +22,8 @@ import dataclasses
 import numpy as np
 import scipy.signal
 
+from drzjax.data import levels
+
 EFFECTS = ("eq", "reverb", "babble", "hum", "click", "breath", "floor", "telephone")
 
 
@@ -116,11 +118,6 @@ def voice_response(rng, cfg, sr):
   return Response(h, delay, names)
 
 
-def _power(mix, active):
-  from drzjax.data.mixtures import REF_RMS  # noqa: PLC0415 - mixtures imports this module
-  return float(np.mean(mix[active] ** 2)) if active.any() else REF_RMS ** 2
-
-
 def _at_db_below(noise, p_speech, db):
   """noise scaled to `db` dB below the speech power."""
   p = max(float(np.mean(noise ** 2)), 1e-20)
@@ -191,7 +188,7 @@ def apply(mix, active, rng, cfg, bank, speakers, chosen, sr):
   names = []
   if cfg.off:
     return names
-  n, p_speech = len(mix), _power(mix, active)
+  n, p_speech = len(mix), levels.speech_power(mix, active)
   if _draw(rng, cfg.babble_prob):
     mix += _at_db_below(_babble(rng, bank, speakers, chosen, n, sr), p_speech,
                         rng.uniform(15, 30))

@@ -7,7 +7,7 @@ with replacement into the turn order, after everyone has spoken once), turns las
 it, and the chunk is a random-offset crop of a longer conversation, so it can start in the
 middle of a turn, as `diarize`'s later chunks do.
 
-A *relay* (`make_mixture`, nanodrz's) is built turn by turn. Speakers alternate (every drawn speaker gets a turn before any
+A *relay* (`make_relay`, nanodrz's) is built turn by turn. Speakers alternate (every drawn speaker gets a turn before any
 speaks twice); the gap before a turn is drawn from [-interrupt_max, silence_max] seconds, a
 negative gap being an interruption (overlap with the previous turn). A turn is a slice of one of
 the speaker's utterances that starts at the start of a speech region and ends at the end of one,
@@ -25,9 +25,11 @@ import scipy.signal
 import soxr
 
 from drzjax import intervals
+from drzjax import prompt as prompt_lib
+from drzjax import tokens
 from drzjax.data import channel as channel_lib
+from drzjax.data import levels
 
-REF_RMS = 0.05  # speech is normalised to this RMS (about -26 dBFS) before the per-speaker gain
 MIN_TURN_SECS = 0.5  # room kept for each speaker who has not spoken yet
 
 
@@ -144,7 +146,7 @@ def _pitch_shift(x, sr, semitones, n_fft=1024, hop=256):
 
   librosa.effects.pitch_shift's method (phase-vocoder time stretch by 2^(n/12), then resample
   back), vectorised over frames: librosa's vocoder loops over frames in Python and was the
-  hot spot of make_mixture. 64 ms frames resolve the harmonics of speech at 16 kHz.
+  hot spot of make_relay. 64 ms frames resolve the harmonics of speech at 16 kHz.
   """
   rate = 2.0 ** (-semitones / 12)  # time-stretch rate, as in librosa
   win = _hann(n_fft)
@@ -214,7 +216,7 @@ def _turn_start(rng, cfg, prev, prev_start, prev_end, last_end_k):
   return max(int(prev_end + gap * cfg.sample_rate), int(last_end_k), prev_start, 0)
 
 
-def make_mixture(bank, speakers, seed, index, cfg):
+def make_relay(bank, speakers, seed, index, cfg):
   """Mixture `index` of the stream `seed`, drawing from `speakers` (a list of bank speakers)."""
   if len(speakers) < 2:
     raise ValueError(f"need at least 2 speakers to mix, the split has {len(speakers)}")
@@ -270,7 +272,8 @@ def make_mixture(bank, speakers, seed, index, cfg):
     x = x[:regions[-1, 1]]
     speech = np.concatenate([x[a:b] for a, b in regions])
     # float32 throughout: a float64 scalar or time axis would make float64 copies of the turn.
-    x = x * np.float32(REF_RMS / max(float(np.sqrt(np.mean(speech ** 2))), 1e-5) * gain[k])
+    rms = max(float(np.sqrt(np.mean(speech ** 2))), 1e-5)
+    x = x * np.float32(levels.REF_RMS / rms * gain[k])
     if volume[k]:
       phase = (2 * np.pi * vol_freq[k] / sr) * (start + np.arange(len(x))) + vol_phase[k]
       x *= (1 - cfg.volume_depth / 2 * (1 + np.sin(phase.astype(np.float32))))
@@ -330,7 +333,8 @@ class _Voices:
       return x[:0], regions
     x = x[:regions[-1, 1]]
     speech = np.concatenate([x[a:b] for a, b in regions])
-    x = x * np.float32(REF_RMS / max(float(np.sqrt(np.mean(speech ** 2))), 1e-5) * self.gain[k])
+    rms = max(float(np.sqrt(np.mean(speech ** 2))), 1e-5)
+    x = x * np.float32(levels.REF_RMS / rms * self.gain[k])
     if self.volume[k]:
       phase = (2 * np.pi * self.vol_freq[k] / sr) * (start + np.arange(len(x))) + self.vol_phase[k]
       x *= (1 - cfg.volume_depth / 2 * (1 + np.sin(phase.astype(np.float32))))
@@ -356,7 +360,7 @@ def _add_noise(mix, labels, rng, cfg):
   if rng.random() < 0.5:  # brown-ish noise half of the time: a one-pole low-pass
     noise = scipy.signal.lfilter(np.float32([1.0]), np.float32([1.0, -0.98]), noise)
   active = _active(labels, total)
-  p_speech = float(np.mean(mix[active] ** 2)) if active.any() else REF_RMS ** 2
+  p_speech = levels.speech_power(mix, active)
   p_noise = float(np.mean(noise ** 2))
   mix += noise * np.float32(np.sqrt(p_speech / p_noise / 10 ** (snr / 10)))
 
@@ -495,19 +499,6 @@ def _conversation(bank, speakers, rng, cfg, quiet=Quiet()):
       voices
 
 
-# The long-audio prompt, as `diarize` builds it for every chunk after the first: a clip of each
-# known speaker (at most PROMPT_SECS, and the clips together at most MAX_PROMPT_FRACTION of the
-# chunk), each followed by SILENCE_SECS of silence, their triplets forced, then the new audio.
-SILENCE_SECS = 0.2
-PROMPT_SECS = 3.0
-MAX_PROMPT_FRACTION = 0.5
-
-
-def prompt_clip_secs(max_secs, n_prompt):
-  """The longest clip each of n_prompt known speakers gets in a chunk of max_secs."""
-  return min(PROMPT_SECS, MAX_PROMPT_FRACTION * max_secs / max(1, n_prompt) - SILENCE_SECS)
-
-
 def make_prompted(bank, speakers, seed, index, cfg, quiet=Quiet()):
   """A chunk as `diarize` builds it after the first: prompt clips of 1..num_speakers known
   voices (most of them voices of the conversation that follows, sometimes one that stays
@@ -517,8 +508,8 @@ def make_prompted(bank, speakers, seed, index, cfg, quiet=Quiet()):
   rng = rng_for(seed, index)
   sr = cfg.sample_rate
   n_prompt = int(rng.integers(1, cfg.num_speakers + 1))
-  per = prompt_clip_secs(cfg.max_secs, n_prompt)
-  room = cfg.max_secs - n_prompt * (per + SILENCE_SECS)  # the conversation fits after the prompt
+  per = prompt_lib.clip_secs(cfg.max_secs, n_prompt)
+  room = cfg.max_secs - n_prompt * (per + prompt_lib.SILENCE_SECS)  # the conversation after it
   conv_cfg = dataclasses.replace(cfg, min_secs=min(cfg.min_secs, room), max_secs=room,
                                  max_segments=cfg.max_segments - n_prompt)
   conv, voices = _conversation(bank, speakers, rng, conv_cfg, quiet)
@@ -531,25 +522,27 @@ def make_prompted(bank, speakers, seed, index, cfg, quiet=Quiet()):
     if rest:
       silent = rest[int(rng.integers(len(rest)))]
       quiet = _Voices(bank, [silent], rng, cfg)
-  parts, segments, pos = [], [], 0
+  clips, names, pos = [], [], 0
   for k in order + ([None] if silent else []):
     v, kk, name = (voices, k, conv.speakers[k]) if k is not None else (quiet, 0, silent)
     x, regions = v.turn(kk, rng, int(per * sr), pos)
     if len(regions) == 0:
       continue
-    x = x[regions[0, 0]:regions[-1, 1]]  # from its first speech to its last, as a clean clip
-    segments.append((pos / sr, (pos + len(x)) / sr, name))
-    parts += [x, np.zeros(int(SILENCE_SECS * sr), np.float32)]
-    pos += len(x) + int(SILENCE_SECS * sr)
-  audio = np.concatenate(parts + [conv.audio])[:int(round(cfg.max_secs * sr))]
-  p = pos / sr
+    clips.append(x[regions[0, 0]:regions[-1, 1]])  # from its first speech to its last
+    names.append(name)
+    # Where the next clip starts in the layout: a turn's volume sway depends on its start.
+    pos += len(clips[-1]) + int(prompt_lib.SILENCE_SECS * sr)
+  head, spans = prompt_lib.layout(clips, sr)
+  segments = [(s, e, name) for (s, e), name in zip(spans, names)]
+  audio = np.concatenate([head, conv.audio])[:tokens.num_samples(cfg.max_secs, sr)]
+  p = len(head) / sr
   segments += [(s + p, min(e + p, len(audio) / sr), w) for s, e, w in conv.segments
                if s + p < len(audio) / sr]
   peak = float(np.abs(audio).max(initial=0.0))
   if peak > 0.99:
     audio *= np.float32(0.99 / peak)
   return Mixture(audio.astype(np.float32), sorted(segments),
-                 conv.speakers + ([silent] if silent else []), prompt=len(parts) // 2,
+                 conv.speakers + ([silent] if silent else []), prompt=len(clips),
                  channel=conv.channel)
 
 
@@ -565,7 +558,7 @@ def make(bank, speakers, seed, index, cfg):
   """The mixture of the configured style; a prompt_prob share of conversations is prompted, and
   the silence dials (`quiet_draws`) make some chunks empty, solo, late, early-ending or far."""
   if cfg.style == "relay":
-    return make_mixture(bank, speakers, seed, index, cfg)
+    return make_relay(bank, speakers, seed, index, cfg)
   quiet = quiet_draws(seed, index, cfg)
   if quiet.empty:
     m = make_empty(seed, index, cfg)

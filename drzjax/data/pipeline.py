@@ -20,6 +20,14 @@ from drzjax.data import bank as bank_lib
 from drzjax.data import mixtures
 
 STREAM_LEN = 2 ** 40  # effectively endless; grain MapDatasets are lazy
+# The stream seed of each use, config.seed + offset: training, validation (validate.py) and the
+# held-out test set (scoring.py, evaluate) never share a mixture. data/preview shows each.
+STREAM_SEED_OFFSET = {"train": 0, "val": 1, "test": 2}
+
+
+def stream_seed(config, stream):
+  """The seed of the mixture stream `stream` ("train", "val" or "test") of a config."""
+  return config.seed + STREAM_SEED_OFFSET[stream]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,8 +45,8 @@ class ExampleSpec:
   @classmethod
   def from_config(cls, config, bank_path, split="train", seed=None):
     m = config.model
-    num_samples = int(round(config.data.max_secs * config.data.sample_rate))
-    return cls(bank_path, split, config.seed if seed is None else seed,
+    num_samples = tokens.num_samples(config.data.max_secs, config.data.sample_rate)
+    return cls(bank_path, split, stream_seed(config, "train") if seed is None else seed,
                mixtures.MixConfig.from_config(config), tokens.Vocab.from_config(config),
                config.tokens.max_label_len,
                tokens.num_positions(num_samples, m.hop, tuple(m.strides)),
@@ -47,7 +55,7 @@ class ExampleSpec:
 
   @property
   def num_samples(self):
-    return int(round(self.mix.max_secs * self.mix.sample_rate))
+    return tokens.num_samples(self.mix.max_secs, self.mix.sample_rate)
 
 
 def bank_weights(config):
@@ -114,7 +122,13 @@ def stack(examples):
   return {k: np.stack([e[k] for e in examples]) for k in examples[0]}
 
 
-def fixed_examples(spec, n, start=0):
-  """A small fixed held-out set (validation / evaluation), stacked into one batch."""
+def fixed_set(spec, n, start=0):
+  """A small fixed held-out set (validation): (its n mixtures, their examples as one batch)."""
   synth = Synthesizer(spec)
-  return stack([synth(start + i) for i in range(n)])
+  mixes = [synth.mixture(start + i) for i in range(n)]
+  return mixes, stack([to_example(m, spec) for m in mixes])
+
+
+def fixed_examples(spec, n, start=0):
+  """fixed_set's batch alone."""
+  return fixed_set(spec, n, start)[1]

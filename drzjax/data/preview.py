@@ -16,6 +16,7 @@ from absl import flags
 from ml_collections import config_flags
 import numpy as np
 
+from drzjax import files
 from drzjax import flaghelp
 from drzjax.data import bank as bank_lib
 
@@ -25,10 +26,6 @@ _START = flags.DEFINE_integer("start", 0, "Index of the first mixture in the str
 _OUT = flags.DEFINE_string("out", "preview", "Output directory.")
 _SPLIT = flags.DEFINE_enum("split", "train", list(bank_lib.SPLITS), "Bank split to draw from.")
 _BANK = flags.DEFINE_string("bank", "", "Bank directory (default: the config's bank).")
-
-# The stream seed each split is drawn with (train.py, validate.py, evaluate.py).
-SEED_OFFSET = {"train": 0, "val": 1, "test": 2}
-
 
 def bank_path(config, override=""):
   if override:
@@ -96,13 +93,13 @@ def main(argv):
   config = _CONFIG.value
   if _NUM.value < 1 or _START.value < 0:
     sys.exit(f"error: --num must be >= 1 and --start >= 0, got {_NUM.value} and {_START.value}")
-  if os.path.exists(_OUT.value) and not os.path.isdir(_OUT.value):
-    sys.exit(f"error: --out {_OUT.value}: exists and is not a directory")
+  if problem := files.dir_problem(_OUT.value, f"--out {_OUT.value}"):
+    sys.exit(f"error: {problem}")
   try:
     cfg = mixtures.MixConfig.from_config(config)
     bank = bank_lib.open_bank(bank_path(config, _BANK.value),
                               () if _BANK.value else pipeline.bank_weights(config))
-    seed = config.seed + SEED_OFFSET[_SPLIT.value]
+    seed = pipeline.stream_seed(config, _SPLIT.value)  # the stream that uses this split
     write_preview(bank, cfg, _SPLIT.value, seed, range(_START.value, _START.value + _NUM.value),
                   _OUT.value)
   except (bank_lib.BankError, ValueError) as e:

@@ -40,7 +40,7 @@ def main(argv=None):
   p.add_argument("--out", help="append the JSON line to this file")
   a = p.parse_args(argv)
 
-  from drzjax import der, diarize, evaluate, rttm  # noqa: PLC0415
+  from drzjax import der, diarize, rttm, scoring  # noqa: PLC0415
   sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "tests"))
   import test_silence  # noqa: PLC0415
   t0 = time.time()
@@ -63,9 +63,9 @@ def main(argv=None):
     out["ami_all_one_label"] = round(der.score_corpus(refs, all_one_label(uems, refs), uems)["overall"]["der"], 4)
   sets = [kv.split("=", 1) for kv in a.bank] + ([] if a.no_espeak else [("espeak", None)])
   for name, path in sets:
-    mixtures, _ = evaluate.test_mixtures(d.config, a.num, bank_path=path)
-    r, _ = evaluate.score_synthetic(d.params, d.model, mixtures, collar=0.25)
-    b = evaluate.one_label_baseline(mixtures, 0.25)["overall"]["der"]
+    mixtures, _ = scoring.heldout_mixtures(d.config, a.num, bank_path=path)
+    r, _ = scoring.score_synthetic(d.params, d.model, mixtures, collar=0.25)
+    b = scoring.one_label_baseline(mixtures, 0.25)["overall"]["der"]
     out[name] = [round(r["overall"]["der"], 4), round(b, 4)]
   probes = {}
   for name, x in test_silence.probes().items():

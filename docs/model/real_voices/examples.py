@@ -2,10 +2,10 @@
 import sys
 import matplotlib; matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from drzjax import diarize, evaluate, plot
+from drzjax import diarize, plot, scoring
 src, bank, out = sys.argv[1], sys.argv[2], sys.argv[3]
 d = diarize.Diarizer.pretrained(src) if not src.startswith("/work/ablate") else diarize.Diarizer.from_workdir(src)
-mix, _ = evaluate.test_mixtures(d.config, 6, bank_path=bank)
+mix, _ = scoring.heldout_mixtures(d.config, 6, bank_path=bank)
 mix = [m for m in mix if not m.prompt][:3]
 from PIL import Image
 import numpy as np
