@@ -156,9 +156,15 @@ def train_step(state, batch, model, tx, tc, seed):
     return jax.tree.map(jnp.add, carry, (g, terms)), None
 
   ga = tc.grad_accum
-  micro_batches = jax.tree.map(lambda x: x.reshape((ga, x.shape[0] // ga) + x.shape[1:]), batch)
-  zeros = (jax.tree.map(jnp.zeros_like, state.params), {"ce": jnp.zeros(()), "bce": jnp.zeros(())})
-  (grads, terms), _ = jax.lax.scan(micro, zeros, (micro_batches, jnp.arange(ga)))
+  if ga == 1:
+    # No scan for one microbatch: on CPU the gradient inside a 1-step scan took 2.6x as long
+    # (base: 905 vs 352 ms; bench.compare). Same rng (index 0), same result.
+    (_, terms), grads = grad_fn(state.params, batch, jax.random.fold_in(rng, 0))
+  else:
+    micro_batches = jax.tree.map(lambda x: x.reshape((ga, x.shape[0] // ga) + x.shape[1:]), batch)
+    zeros = (jax.tree.map(jnp.zeros_like, state.params),
+             {"ce": jnp.zeros(()), "bce": jnp.zeros(())})
+    (grads, terms), _ = jax.lax.scan(micro, zeros, (micro_batches, jnp.arange(ga)))
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
   loss = objective(terms, counts, tc)
