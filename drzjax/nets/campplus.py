@@ -158,16 +158,7 @@ def init_shapes():
 def load():
   """The converted variables ({'params', 'batch_stats'}) from drzjax/pretrained/campplus;
   a one-line error naming the file and the conversion command when missing or wrong."""
-  flat = convert.load_flat("campplus")
-  convert.check_shapes("campplus", flat, init_shapes())
-  tree = {}
-  for key, value in flat.items():
-    *parents, leaf = key.split("/")
-    node = tree
-    for p in parents:
-      node = node.setdefault(p, {})
-    node[leaf] = jnp.asarray(value, jnp.float32)
-  return tree
+  return convert.load_tree("campplus", init_shapes())
 
 
 def features(wave):

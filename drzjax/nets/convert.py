@@ -62,6 +62,16 @@ def load_flat(name):
                      f"`{COMMAND}`") from None
 
 
+def load_tree(name, expected):
+  """load_flat + check_shapes, as a nested dict of float32 jnp arrays."""
+  import flax.traverse_util  # noqa: PLC0415
+  import jax.numpy as jnp  # noqa: PLC0415
+  flat = load_flat(name)
+  check_shapes(name, flat, expected)
+  return flax.traverse_util.unflatten_dict(
+      {k: jnp.asarray(v, jnp.float32) for k, v in flat.items()}, sep="/")
+
+
 def check_shapes(name, flat, expected):
   """Raise one line naming the weights file when `flat` does not match `expected` (a dict of
   path -> shape, e.g. from jax.eval_shape of the module's init)."""

@@ -179,16 +179,7 @@ def expected_shapes():
 def load():
   """The pretrained parameters from drzjax/pretrained/segmentation/params.npz; a one-line error
   naming the file and the conversion command when it is missing, unreadable or mismatched."""
-  flat = convert.load_flat(NAME)
-  convert.check_shapes(NAME, flat, expected_shapes())
-  params = {}
-  for path, value in flat.items():
-    node = params
-    *parents, leaf = path.split("/")
-    for p in parents:
-      node = node.setdefault(p, {})
-    node[leaf] = jnp.asarray(value, jnp.float32)
-  return {"params": params}
+  return {"params": convert.load_tree(NAME, expected_shapes())}
 
 
 @jax.jit
