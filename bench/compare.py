@@ -136,7 +136,7 @@ def main(argv=None):
   model, mesh, step_fn, state, host, batch, abstract = ts.setup(config)
   cfg, b = model.cfg, config.train.batch_size
   params = jax.device_get(state.params)  # before the first step donates the state
-  tmodel = tr.load_flax(tr.Diarizer(cfg), export.flatten(params))
+  tmodel = tr.load_flax(tr.DiarizationTransformer(cfg), export.flatten(params))
   n_jax, n_torch = model_lib.count_params(abstract.params), tr.count_params(tmodel)
   assert n_jax == n_torch, (n_jax, n_torch)
   tstep, tbatch = tr.TrainStep(tmodel, config.train), tr.torch_batch(host)

@@ -32,7 +32,7 @@ import numpy as np
 from configs import base
 from drzjax import decode as dec
 from drzjax import tokens
-from drzjax.model import Diarizer, ModelConfig
+from drzjax.model import DiarizationTransformer, ModelConfig
 
 
 def parse_args(argv):
@@ -70,7 +70,7 @@ def stop_after(vocab, b, n):
 def main(argv=None):
   args = parse_args(argv)
   cfg = ModelConfig.from_config(base.get_config(args.config))
-  model = Diarizer(cfg)
+  model = DiarizationTransformer(cfg)
   batches = [int(x) for x in args.batches.split(",")]
   rec_tokens = [int(x) for x in args.recompute_tokens.split(",")]
   rec_tokens += [0] * (len(batches) - len(rec_tokens))

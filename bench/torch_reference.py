@@ -12,7 +12,7 @@ positions + type vector, <diarize> at label position 0, time tokens carrying the
 time they name, the prefix (or causal) mask, a token head without bias and a frame head, and
 drzjax's grammar mask when generating. Log-mel front end and float32 only.
 
-  model = Diarizer(cfg)                 # cfg: drzjax.model.ModelConfig
+  model = DiarizationTransformer(cfg)        # cfg: drzjax.model.ModelConfig
   load_flax(model, export.flatten(params))   # drzjax's parameters, by name
   logits, frames = model(wave, labels, with_frames=True)
   ids = generate(model, wave, cache=True)    # greedy with drzjax.decode's grammar mask
@@ -105,8 +105,9 @@ class Block(nn.Module):
     return F.dropout(y, self.p, self.training) if self.p else y
 
 
-class Diarizer(nn.Module):
-  """drzjax.model.Diarizer's computation; module names follow drzjax's parameter names."""
+class DiarizationTransformer(nn.Module):
+  """drzjax.model.DiarizationTransformer's computation; module names follow drzjax's parameter
+  names."""
 
   def __init__(self, cfg):
     super().__init__()

@@ -121,7 +121,7 @@ def setup(c):
   c.mesh.data, c.mesh.fsdp, c.mesh.tensor = 1, 1, 1
   mesh = sharding.make_mesh(c.mesh, jax.devices()[:1])
   train.check_config(c, mesh)
-  model = model_lib.Diarizer(model_lib.ModelConfig.from_config(c))
+  model = model_lib.DiarizationTransformer(model_lib.ModelConfig.from_config(c))
   tx = train.make_optimizer(c.train)
   step_fn, _, abstract = train.compile_steps(model, tx, mesh, c)
   state = train.create_state(model, tx, mesh, c.seed)

@@ -158,7 +158,7 @@ class Diarizer:
     from drzjax import model as model_lib  # noqa: PLC0415
     path = path or export.DEFAULT_DIR
     config, params, meta = export.load(path)
-    model = model_lib.Diarizer(model_lib.ModelConfig.from_config(config))
+    model = model_lib.DiarizationTransformer(model_lib.ModelConfig.from_config(config))
     d = cls(model, jax.tree.map(jnp.asarray, params), config)
     d.step = meta.get("step", 0)
     logging.info("loaded the shipped %s model from %s (step %d)", config.variant, path, d.step)

@@ -226,7 +226,8 @@ class Block(nn.Module):
     return nn.with_logical_constraint(x, ("batch", "length", "act_embed")), cache
 
 
-class Diarizer(nn.Module):
+class DiarizationTransformer(nn.Module):
+  """The network (module docstring); diarize.Diarizer is the file pipeline around it."""
   cfg: ModelConfig
 
   def setup(self):

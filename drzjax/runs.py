@@ -43,7 +43,7 @@ def load(workdir):
     config = read_config(path)
   except (OSError, ValueError) as e:
     raise ValueError(f"{path}: unreadable run config ({e})") from None
-  model = model_lib.Diarizer(model_lib.ModelConfig.from_config(config))
+  model = model_lib.DiarizationTransformer(model_lib.ModelConfig.from_config(config))
   abstract = nn.meta.unbox(jax.eval_shape(lambda: model_lib.init_params(model, jax.random.key(0))))
   step, params = ckpt_lib.restore_params(workdir, abstract)
   logging.info("loaded %s model from %s (step %d)", config.variant, workdir, step)

@@ -326,7 +326,7 @@ def train_and_evaluate(config, workdir):
   # ---- Mesh, model, optimizer ----
   mesh = sharding.make_mesh(config.mesh)
   check_config(config, mesh)
-  model = model_lib.Diarizer(model_lib.ModelConfig.from_config(config))
+  model = model_lib.DiarizationTransformer(model_lib.ModelConfig.from_config(config))
   tx = make_optimizer(tc, frozen_keys(model.cfg))
   step_fn, eval_fn, abstract = compile_steps(model, tx, mesh, config)
   logging.info("mesh %s over %d devices (%d processes); model %s: %.2fM parameters",

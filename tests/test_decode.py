@@ -11,7 +11,7 @@ import pytest
 
 from drzjax import decode as dec
 from drzjax import tokens
-from drzjax.model import Diarizer, ModelConfig
+from drzjax.model import DiarizationTransformer, ModelConfig
 
 B, L = 4, 31
 CFG = ModelConfig(vocab_size=64, speaker_slots=4, max_secs=4.0, max_label_len=L, d_model=32,
@@ -34,8 +34,8 @@ def waves(n, seed=0):
 def _params():
   """Random parameters of the model's shapes (eval_shape: no init compile, which costs more
   here than the decoders' own); kernels ~ N(0, 1/fan_in), LayerNorm near identity."""
-  shapes = nn.unbox(jax.eval_shape(Diarizer(CFG).init, jax.random.key(0), jnp.zeros((1, 4096)),
-                                   jnp.zeros((1, 3), jnp.int32)))["params"]
+  shapes = nn.unbox(jax.eval_shape(DiarizationTransformer(CFG).init, jax.random.key(0),
+                                   jnp.zeros((1, 4096)), jnp.zeros((1, 3), jnp.int32)))["params"]
   rng = np.random.default_rng(0)
 
   def fill(path, x):
@@ -49,7 +49,7 @@ def _params():
 
 
 def _setup(attention):
-  model = Diarizer(ModelConfig(**{**CFG.__dict__, "attention": attention}))
+  model = DiarizationTransformer(ModelConfig(**{**CFG.__dict__, "attention": attention}))
   return model, _params(), waves(B)
 
 
@@ -105,12 +105,12 @@ def check_well_formed(row):
 def _kv_logits(model, params, wave, labels):
   """Prefill, then one cached step per teacher-forced label: (B, Lt, V) like the full forward."""
   v = {"params": params}
-  cache = model.apply(v, wave.shape[0], method=Diarizer.init_cache)
-  first, cache = model.apply(v, wave, cache, method=Diarizer.prefill)
+  cache = model.apply(v, wave.shape[0], method=DiarizationTransformer.init_cache)
+  first, cache = model.apply(v, wave, cache, method=DiarizationTransformer.prefill)
 
   def step(cache, t):
     tok = jax.lax.dynamic_index_in_dim(labels, t - 1, 1, False)
-    logits, cache = model.apply(v, tok, t, cache, method=Diarizer.step)
+    logits, cache = model.apply(v, tok, t, cache, method=DiarizationTransformer.step)
     return cache, logits
 
   _, rest = jax.lax.scan(step, cache, jnp.arange(1, labels.shape[1]))
@@ -358,11 +358,11 @@ def test_decode_step_updates_the_cache_in_place(causal, batch):
     pytest.skip(f"checks XLA:CPU's compiled loop; the backend here is {jax.default_backend()}")
   model, params, _ = causal
   v = {"params": params}
-  cache = model.apply(v, batch, method=Diarizer.init_cache)
+  cache = model.apply(v, batch, method=DiarizationTransformer.init_cache)
 
   def loop(v, cache):
     def body(pos, s):
-      logits, cache = model.apply(v, s[0], pos, s[1], method=Diarizer.step)
+      logits, cache = model.apply(v, s[0], pos, s[1], method=DiarizationTransformer.step)
       return jnp.argmax(logits, -1).astype(jnp.int32), cache
     return jax.lax.fori_loop(1, L, body, (jnp.zeros((batch,), jnp.int32), cache))
 
@@ -421,7 +421,7 @@ def test_beam_nbest_equals_exhaustive_search(alpha):
   top n (with a stop on the best finished beam alone, the later entries were incomplete)."""
   cfg = ModelConfig(vocab_size=8, speaker_slots=2, max_secs=0.48, max_label_len=7, d_model=16,
                     num_layers=1, num_heads=2)
-  model = Diarizer(cfg)
+  model = DiarizationTransformer(cfg)
   params = nn.unbox(model.init(jax.random.key(3), jnp.zeros((1, cfg.num_samples)),
                                jnp.zeros((1, cfg.max_label_len), jnp.int32)))["params"]
   # Sharper than the init: scores spread out, so the order is decided by the model, not ties.

@@ -77,7 +77,7 @@ class OracleDiarizer(diarize.Diarizer):
 def oracle(max_secs=8.0):
   cfg = model_lib.ModelConfig(vocab_size=256, speaker_slots=4, max_secs=max_secs,
                               max_label_len=64, d_model=32, num_layers=1, num_heads=2)
-  return OracleDiarizer(model_lib.Diarizer(cfg), None, None)
+  return OracleDiarizer(model_lib.DiarizationTransformer(cfg), None, None)
 
 
 def mapped_der(ref, hyp):
@@ -195,7 +195,7 @@ def test_segments_past_the_audio_are_clipped_per_chunk(secs):
   cfg = model_lib.ModelConfig(vocab_size=256, speaker_slots=4, max_secs=8.0,
                               max_label_len=64, d_model=32, num_layers=1, num_heads=2)
   wave = harmonic_voice(np.random.default_rng(5), 120.0, int(secs * SR))
-  r = GhostDiarizer(model_lib.Diarizer(cfg), None, None)(wave)
+  r = GhostDiarizer(model_lib.DiarizationTransformer(cfg), None, None)(wave)
   assert abs(r.duration - secs) < 1e-6
   _assert_valid(r.segments, r.duration)
   assert {s[2] for s in r.segments} <= {"A", "B"}  # no one heard only in the padding

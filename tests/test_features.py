@@ -35,7 +35,7 @@ def test_bfloat16_compute_tracks_float32():
   cfg32 = model_lib.ModelConfig.from_config(c)
   c.model.dtype = "bfloat16"
   cfg16 = model_lib.ModelConfig.from_config(c)
-  m32, m16 = model_lib.Diarizer(cfg32), model_lib.Diarizer(cfg16)
+  m32, m16 = model_lib.DiarizationTransformer(cfg32), model_lib.DiarizationTransformer(cfg16)
   params = jax.tree.map(lambda x: x, model_lib.init_params(m32, jax.random.key(0)))
   params = jax.tree.map(lambda x: getattr(x, "value", x), params,
                         is_leaf=lambda x: hasattr(x, "value"))

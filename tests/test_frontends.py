@@ -42,7 +42,7 @@ def test_pool_matrix_puts_each_frame_in_its_position(name):
 def seg_model():
   c = base.get_config("tiny")
   c.model.frontend = "mel+seg"
-  model = model_lib.Diarizer(model_lib.ModelConfig.from_config(c))
+  model = model_lib.DiarizationTransformer(model_lib.ModelConfig.from_config(c))
   params = nn.meta.unbox(jax.jit(lambda k: model_lib.init_params(model, k))(jax.random.key(0)))
   return c, model, frontends.fill(params, model.cfg.nets)
 
@@ -59,7 +59,7 @@ def test_new_front_end_starts_as_the_model_without_it(seg_model):
   """The projection starts at zero: the same shared weights give the log-mel model's outputs;
   a non-zero projection makes the segmentation features change them."""
   c, model, params = seg_model
-  mel = model_lib.Diarizer(model_lib.ModelConfig.from_config(base.get_config("tiny")))
+  mel = model_lib.DiarizationTransformer(model_lib.ModelConfig.from_config(base.get_config("tiny")))
   shared = {k: v for k, v in params.items() if k in mel_keys(mel)}
   rng = np.random.default_rng(0)
   wave = jnp.asarray(0.05 * rng.standard_normal((2, model.cfg.num_samples)), jnp.float32)

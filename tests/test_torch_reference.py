@@ -43,7 +43,8 @@ def one_thread():
 
 def _pair(cfg, params):
   """(drzjax model, torch model with the same parameters)."""
-  return model_lib.Diarizer(cfg), tr.load_flax(tr.Diarizer(cfg).eval(), export.flatten(params))
+  return model_lib.DiarizationTransformer(cfg), tr.load_flax(tr.DiarizationTransformer(cfg).eval(),
+                                                            export.flatten(params))
 
 
 def _logits(model, tmodel, params, batch):
@@ -58,7 +59,7 @@ def _logits(model, tmodel, params, batch):
 @pytest.fixture(scope="module")
 def tiny():
   cfg = model_lib.ModelConfig.from_config(get_config("tiny"))
-  model = model_lib.Diarizer(cfg)
+  model = model_lib.DiarizationTransformer(cfg)
   params = nn.meta.unbox(jax.jit(model_lib.init_params, static_argnums=0)(
       model, jax.random.key(1)))
   return cfg, jax.tree.map(np.asarray, params)
@@ -130,7 +131,8 @@ def test_fixed_length_generation_other_settings():
   config.model.attention, config.model.use_bias, config.model.use_time_pos = "causal", False, False
   cfg = model_lib.ModelConfig.from_config(config)
   params = jax.tree.map(np.asarray, nn.meta.unbox(jax.jit(
-      model_lib.init_params, static_argnums=0)(model_lib.Diarizer(cfg), jax.random.key(2))))
+      model_lib.init_params, static_argnums=0)(model_lib.DiarizationTransformer(cfg),
+                                                jax.random.key(2))))
   model, tmodel = _pair(cfg, params)
   batch = random_batch(cfg, 2, np.random.default_rng(3))
   jl, jf, tl, tf = _logits(model, tmodel, params, batch)
@@ -169,4 +171,4 @@ def test_other_front_ends_are_refused():
   config = get_config("tiny")
   config.model.frontend = "mel+seg"
   with pytest.raises(ValueError, match="log-mel front end only"):
-    tr.Diarizer(model_lib.ModelConfig.from_config(config))
+    tr.DiarizationTransformer(model_lib.ModelConfig.from_config(config))

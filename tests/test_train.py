@@ -63,7 +63,7 @@ def losses(workdir):
 
 
 def run_steps(config, mesh, batch, n):
-  model = model_lib.Diarizer(model_lib.ModelConfig.from_config(config))
+  model = model_lib.DiarizationTransformer(model_lib.ModelConfig.from_config(config))
   tx = train.make_optimizer(config.train)
   step_fn, _, _ = train.compile_steps(model, tx, mesh, config)
   state = train.create_state(model, tx, mesh, config.seed)
@@ -100,8 +100,8 @@ def test_sharded_equals_unsharded(small_bank, fixed_batch):
   heads, d = c.model.num_heads, c.model.d_model
   one = sharding.make_mesh(c.mesh, jax.devices()[:1])
   init = jax.device_get(train.create_state(
-      model_lib.Diarizer(model_lib.ModelConfig.from_config(c)), train.make_optimizer(c.train),
-      one, c.seed).params)
+      model_lib.DiarizationTransformer(model_lib.ModelConfig.from_config(c)),
+      train.make_optimizer(c.train), one, c.seed).params)
   ref_losses, ref_params, _ = run_steps(c, one, fixed_batch, 5)
   assert ref_losses[-1] < ref_losses[0]
 
@@ -225,7 +225,7 @@ def test_truncated_newest_checkpoint_falls_back(reference_run, small_bank, tmp_p
     with open(v, "r+b") as f:
       f.truncate(os.path.getsize(v) // 3)
   c = tiny_config(small_bank)
-  model = model_lib.Diarizer(model_lib.ModelConfig.from_config(c))
+  model = model_lib.DiarizationTransformer(model_lib.ModelConfig.from_config(c))
   tx = train.make_optimizer(c.train)
   mesh = sharding.make_mesh(c.mesh, jax.devices()[:1])
   abstract, _ = train.state_shardings(model, tx, mesh)
@@ -314,7 +314,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(small_bank, tmp_path):
   steps = sorted(int(d) for d in os.listdir(os.path.join(wd, "checkpoints")) if d.isdigit())
   assert steps
   c = tiny_config(small_bank)
-  model = model_lib.Diarizer(model_lib.ModelConfig.from_config(c))
+  model = model_lib.DiarizationTransformer(model_lib.ModelConfig.from_config(c))
   tx = train.make_optimizer(c.train)
   abstract, _ = train.state_shardings(model, tx, sharding.make_mesh(c.mesh, jax.devices()[:1]))
   _, state, _ = ckpt_lib.restore_latest(ckpt_lib.manager(wd, create=False), abstract)
@@ -477,7 +477,7 @@ def test_init_from_an_export(tiny_run, small_bank, tmp_path):
   want = export.flatten(export.load(out)[1])
   config = tiny_config(small_bank)
   mesh = sharding.make_mesh(config.mesh)
-  model = model_lib.Diarizer(model_lib.ModelConfig.from_config(config))
+  model = model_lib.DiarizationTransformer(model_lib.ModelConfig.from_config(config))
   state = train.create_state(model, train.make_optimizer(config.train), mesh, 123)
   fresh = export.flatten(jax.device_get(state.params))
   assert any(not np.array_equal(fresh[k], want[k]) for k in want)
@@ -489,7 +489,7 @@ def test_init_from_an_export(tiny_run, small_bank, tmp_path):
   assert jax.tree.leaves(jax.tree.map(lambda a, b: a.sharding == b.sharding, params,
                                       state.params)) == [True] * len(want)
   config.model.d_model = 32
-  other = model_lib.Diarizer(model_lib.ModelConfig.from_config(config))
+  other = model_lib.DiarizationTransformer(model_lib.ModelConfig.from_config(config))
   small = train.create_state(other, train.make_optimizer(config.train), mesh, 0)
   with pytest.raises(train.TrainingError, match=f"init_from={out}: .*do not fit"):
     train.init_from(out, small.params)
