@@ -45,7 +45,7 @@ PREFETCH = 2  # batches per worker buffer
 
 def synthetic_bank(path, num_speakers=40, utts_per_speaker=4, seed=0, sr=16000):
   """Harmonic 'voices' with speech regions known by construction (as tests/conftest.py)."""
-  from drzjax.data import bank as bank_lib  # noqa: PLC0415
+  from drzjax.data import speaker_bank as bank_lib  # noqa: PLC0415
   rng = np.random.default_rng(seed)
   os.makedirs(path, exist_ok=True)
   audio, utts, offset = [], [], 0
@@ -140,7 +140,7 @@ def print_table(rows, seconds):
 
 def main(argv):
   del argv
-  from drzjax.data import bank as bank_lib  # noqa: PLC0415
+  from drzjax.data import speaker_bank as bank_lib  # noqa: PLC0415
   from drzjax.data import mixtures  # noqa: PLC0415
   from drzjax.data import pipeline  # noqa: PLC0415
 

@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from drzjax.data import build
-from drzjax.data import bank as bank_lib
+from drzjax.data import speaker_bank as bank_lib
 from drzjax.data import timbre
 
 

@@ -1,4 +1,4 @@
-"""Build and inspect speaker banks (docs/design.md, "Data"); format in drzjax/data/bank.py.
+"""Build and inspect speaker banks (docs/design.md, "Data"); format in data/speaker_bank.py.
 
   python -m drzjax.bank build --source=DIR --layout=libritts --out=BANK   # from a corpus
   python -m drzjax.bank build --source=DIR --layout=libritts --vad=segmentation --out=BANK

@@ -167,7 +167,7 @@ def diarize_and_score(args):
   from drzjax import audio as audio_lib  # noqa: PLC0415
   from drzjax import diarize  # noqa: PLC0415
   from drzjax import checkpoint  # noqa: PLC0415
-  from drzjax.data.bank import BankError  # noqa: PLC0415
+  from drzjax.data.speaker_bank import BankError  # noqa: PLC0415
   try:
     d = diarize.Diarizer.load(args.workdir)
     d.decoder = args.decoder

@@ -57,7 +57,7 @@ def main(argv):
   from drzjax import sharding  # noqa: PLC0415 - import jax only after flags are parsed
   sharding.maybe_initialize_distributed(_COORD.value, _NPROC.value, _PID.value)
   from drzjax import checkpoint, train  # noqa: PLC0415
-  from drzjax.data.bank import BankError  # noqa: PLC0415
+  from drzjax.data.speaker_bank import BankError  # noqa: PLC0415
   try:
     config = _CONFIG.value  # ml_collections loads the file here
   except (OSError, ValueError, KeyError, AttributeError, TypeError) as e:

@@ -11,7 +11,7 @@ import sys  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from drzjax.data import bank as bank_lib  # noqa: E402
+from drzjax.data import speaker_bank as bank_lib  # noqa: E402
 
 
 def harmonic_voice(rng, f0, n, sr=16000):

@@ -13,7 +13,7 @@ from configs import base
 from drzjax import bank as cli
 from drzjax.data import build
 from drzjax.audio import AudioError, audio_info, iter_audio_chunks, load_audio, load_audio_info
-from drzjax.data import bank as bank_lib
+from drzjax.data import speaker_bank as bank_lib
 from drzjax.data.vad import speech_regions
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

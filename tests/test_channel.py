@@ -1,4 +1,4 @@
-"""Channel augmentation (drzjax/data/channel.py) and mixed banks (data/bank.py MultiBank): each
+"""Channel augmentation (data/channel.py) and mixed banks (data/speaker_bank.py MultiBank): each
 effect does what its name says, leaves the labels where the speech is, and is deterministic."""
 import dataclasses
 
@@ -8,7 +8,7 @@ import scipy.signal
 
 from configs import base
 from drzjax.data import build
-from drzjax.data import bank as bank_lib
+from drzjax.data import speaker_bank as bank_lib
 from drzjax.data import channel
 from drzjax.data import mixtures
 

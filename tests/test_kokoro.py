@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from drzjax.data import build
-from drzjax.data import bank as bank_lib
+from drzjax.data import speaker_bank as bank_lib
 from drzjax.data import kokoro
 from drzjax.data import tts
 

@@ -13,7 +13,7 @@ import pytest
 from configs import base
 from drzjax import prompt as prompt_lib
 from drzjax import tokens
-from drzjax.data import bank as bank_lib
+from drzjax.data import speaker_bank as bank_lib
 from drzjax.data import mixtures
 
 SR = 16000

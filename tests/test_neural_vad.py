@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from drzjax.data import bank as bank_lib
+from drzjax.data import speaker_bank as bank_lib
 from drzjax.data import build
 from drzjax.data import neural_vad as nv
 from drzjax.data import vad

@@ -8,7 +8,7 @@ import soundfile as sf
 
 from configs import base
 from drzjax import rttm
-from drzjax.data import bank as bank_lib
+from drzjax.data import speaker_bank as bank_lib
 from drzjax.data import mixtures
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -8,7 +8,7 @@ import pytest
 
 from drzjax import diarize
 from drzjax import scoring
-from drzjax.data import bank as bank_lib
+from drzjax.data import speaker_bank as bank_lib
 from drzjax.data import build
 
 HERE = os.path.dirname(os.path.abspath(__file__))

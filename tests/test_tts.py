@@ -6,7 +6,7 @@ import sys
 import numpy as np
 
 from drzjax.data import build
-from drzjax.data import bank as bank_lib
+from drzjax.data import speaker_bank as bank_lib
 from drzjax.data import timbre
 from drzjax.data import tts
 

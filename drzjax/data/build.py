@@ -1,4 +1,4 @@
-"""Building speaker banks (format: drzjax/data/bank.py) and choosing the one training uses.
+"""Building speaker banks (format: data/speaker_bank.py) and choosing the one training uses.
 
 From a corpus folder (`build_corpus`: find the files and their speakers by layout, load each as
 16 kHz mono, find its speech regions, append it) or from TTS voices (`build_tts`: espeak-ng or
@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from drzjax import files as files_lib
-from drzjax.data import bank as bank_lib
+from drzjax.data import speaker_bank as bank_lib
 from drzjax.data import vad
 
 SAMPLE_RATE = 16000
@@ -418,7 +418,7 @@ def build_tts(out, speakers=240, utterances=6, val_fraction=0.1, test_fraction=0
 
 
 def default_bank(config, log=_log):
-  """The bank(s) training uses, as the path `data.bank.open_bank` reads: config.bank.path, one
+  """The bank(s) training uses, as the path `speaker_bank.open_bank` reads: config.bank.path, one
   bank directory or several separated by commas (a mixed bank, drawn with config.bank.weights),
   where "default" (or an empty path) is the embedded espeak-ng bank, built on first use."""
   parts = [p.strip() for p in config.bank.path.split(",")] if config.bank.path.strip() else []

@@ -16,7 +16,7 @@ import grain
 import numpy as np
 
 from drzjax import tokens
-from drzjax.data import bank as bank_lib
+from drzjax.data import speaker_bank as bank_lib
 from drzjax.data import mixtures
 
 STREAM_LEN = 2 ** 40  # effectively endless; grain MapDatasets are lazy

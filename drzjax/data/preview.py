@@ -18,7 +18,7 @@ import numpy as np
 
 from drzjax import files
 from drzjax import flaghelp
-from drzjax.data import bank as bank_lib
+from drzjax.data import speaker_bank as bank_lib
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/base.py", "Config file[:variant].")
 _NUM = flags.DEFINE_integer("num", 8, "How many mixtures.")
