@@ -226,16 +226,7 @@ def make_relay(bank, speakers, seed, index, cfg):
   n_spk = len(chosen)
   total = int(rng.uniform(cfg.min_secs, cfg.max_secs) * sr)
   max_turn = int(cfg.max_turn_secs * sr)
-
-  # Per-speaker effects, drawn once so a voice stays itself within the mixture.
-  gain = 10 ** (rng.uniform(-cfg.gain_db, cfg.gain_db, n_spk) / 20)
-  speed = np.where(rng.random(n_spk) < cfg.speed_prob,
-                   rng.uniform(1 - cfg.speed_range, 1 + cfg.speed_range, n_spk), 1.0)
-  pitch = np.where(rng.random(n_spk) < cfg.pitch_prob,
-                   rng.uniform(-cfg.pitch_semitones, cfg.pitch_semitones, n_spk), 0.0)
-  volume = rng.random(n_spk) < cfg.volume_prob
-  vol_freq = rng.uniform(0.1, 0.5, n_spk)
-  vol_phase = rng.uniform(0, 2 * np.pi, n_spk)
+  voices = _Voices(bank, chosen, rng, cfg, channel=False)  # after `total`: the relay's order
 
   mix = np.zeros(total, np.float32)
   labels = {k: [] for k in range(n_spk)}
@@ -253,30 +244,18 @@ def make_relay(bank, speakers, seed, index, cfg):
     max_len, budget = max_turn, cfg.max_segments - n_regions
     if last_end[k] == 0:
       room = total - start - len(order) * int((cfg.silence_max + MIN_TURN_SECS) * sr)
-      max_len = min(max_turn, max(int(MIN_TURN_SECS * sr), int((room - 2) * speed[k])))
+      max_len = min(max_turn,
+                    max(int(MIN_TURN_SECS * sr), int((room - 2) * voices.speed[k])))
       budget -= len(order)
-    utts = bank.utterances_of(chosen[k])
-    utt = utts[int(rng.integers(len(utts)))]
-    x, regions = _turn_slice(bank, utt, rng, max_len)
-    if speed[k] != 1.0:
-      x, regions = _speed(x, regions, speed[k])
-    if pitch[k] != 0.0:
-      x = _pitch_shift(x, sr, float(pitch[k]))
-    # Keep only whole regions that fit (the mixture end and the label budget), cut audio there.
-    regions = regions[regions[:, 1] - regions[:, 0] > 0]
+    # max_len counts source samples here (a conversation's turn counts played ones).
+    x, regions = voices.speech(k, rng, max_len)
+    # Keep only whole regions that fit (the mixture end and the label budget), level the rest.
     keep = (start + regions[:, 1] <= total)
     keep &= np.arange(1, len(regions) + 1) <= budget
     regions = regions[:len(keep) if keep.all() else int(np.argmin(keep))]
     if len(regions) == 0:
       break
-    x = x[:regions[-1, 1]]
-    speech = np.concatenate([x[a:b] for a, b in regions])
-    # float32 throughout: a float64 scalar or time axis would make float64 copies of the turn.
-    rms = max(float(np.sqrt(np.mean(speech ** 2))), 1e-5)
-    x = x * np.float32(levels.REF_RMS / rms * gain[k])
-    if volume[k]:
-      phase = (2 * np.pi * vol_freq[k] / sr) * (start + np.arange(len(x))) + vol_phase[k]
-      x *= (1 - cfg.volume_depth / 2 * (1 + np.sin(phase.astype(np.float32))))
+    x = voices.level(k, x, regions, start)
     mix[start:start + len(x)] += x
     labels[k] += [[start + a, start + b] for a, b in regions]
     n_regions += len(regions)
@@ -295,9 +274,10 @@ def make_relay(bank, speakers, seed, index, cfg):
 
 class _Voices:
   """The speakers of one mixture with their per-speaker effects (drawn once, so a voice stays
-  itself), rendering turns of their speech."""
+  itself), rendering turns of their speech. `channel=False` (relays): no channel response,
+  and nothing drawn for one."""
 
-  def __init__(self, bank, chosen, rng, cfg):
+  def __init__(self, bank, chosen, rng, cfg, channel=True):
     n = len(chosen)
     self.bank, self.chosen, self.cfg = bank, chosen, cfg
     self.gain = 10 ** (rng.uniform(-cfg.gain_db, cfg.gain_db, n) / 20)
@@ -309,7 +289,7 @@ class _Voices:
     self.vol_freq = rng.uniform(0.1, 0.5, n)
     self.vol_phase = rng.uniform(0, 2 * np.pi, n)
     self.response = [channel_lib.voice_response(rng, cfg.channel, cfg.sample_rate)
-                     for _ in range(n)]
+                     if channel else channel_lib.Response() for _ in range(n)]
 
   def channel_names(self):
     """The per-voice effects, counted: ("eq x2", "reverb x1")."""
@@ -319,26 +299,35 @@ class _Voices:
   def turn(self, k, rng, max_len, start):
     """Speaker k's next turn of at most ~max_len samples placed at `start`: (audio, regions
     relative to the turn start), audio cut at its last region's end; regions may be empty."""
-    cfg, sr = self.cfg, self.cfg.sample_rate
+    x, regions = self.speech(k, rng, max(1, int(max_len * self.speed[k])))
+    if len(regions) == 0:
+      return x[:0], regions
+    return self.level(k, x, regions, start), regions
+
+  def speech(self, k, rng, max_len):
+    """A slice of speaker k's speech of at most max_len source samples, sped up, pitched and
+    through the voice's channel: (audio, non-empty regions relative to its start)."""
     utts = self.bank.utterances_of(self.chosen[k])
-    utt = utts[int(rng.integers(len(utts)))]
-    x, regions = _turn_slice(self.bank, utt, rng, max(1, int(max_len * self.speed[k])))
+    x, regions = _turn_slice(self.bank, utts[int(rng.integers(len(utts)))], rng, max_len)
     if self.speed[k] != 1.0:
       x, regions = _speed(x, regions, self.speed[k])
     if self.pitch[k] != 0.0:
-      x = _pitch_shift(x, sr, float(self.pitch[k]))
-    x = self.response[k](x)
-    regions = regions[regions[:, 1] - regions[:, 0] > 0]
-    if len(regions) == 0:
-      return x[:0], regions
+      x = _pitch_shift(x, self.cfg.sample_rate, float(self.pitch[k]))
+    return self.response[k](x), regions[regions[:, 1] - regions[:, 0] > 0]
+
+  def level(self, k, x, regions, start):
+    """x cut at the end of its last region (non-empty `regions`), its speech at speaker k's
+    level, with the volume sway of a turn placed at `start`."""
+    sr = self.cfg.sample_rate
     x = x[:regions[-1, 1]]
     speech = np.concatenate([x[a:b] for a, b in regions])
+    # float32 throughout: a float64 scalar or time axis would make float64 copies of the turn.
     rms = max(float(np.sqrt(np.mean(speech ** 2))), 1e-5)
     x = x * np.float32(levels.REF_RMS / rms * self.gain[k])
     if self.volume[k]:
       phase = (2 * np.pi * self.vol_freq[k] / sr) * (start + np.arange(len(x))) + self.vol_phase[k]
-      x *= (1 - cfg.volume_depth / 2 * (1 + np.sin(phase.astype(np.float32))))
-    return x, regions
+      x *= (1 - self.cfg.volume_depth / 2 * (1 + np.sin(phase.astype(np.float32))))
+    return x
 
 
 def _active(labels, total):
