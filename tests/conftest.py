@@ -61,14 +61,20 @@ def small_bank(tmp_path_factory):
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def subprocess_env(devices=1):
+  """The environment of a command run by a test: CPU, `devices` simulated devices, and a
+  persistent compilation cache shared by all of them, so that commands compiling the same
+  program (the same train step, the same decoder) compile it once."""
+  return dict(os.environ, JAX_PLATFORMS="cpu",
+              XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+              JAX_COMPILATION_CACHE_DIR=os.path.join(ROOT, ".pytest_cache", "jax"),
+              JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+              JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+
+
 def run_main(workdir, bank, *overrides, devices=1, timeout=300, wait=True, env_extra=None):
   """`python -m drzjax.main` (tiny config) in a real subprocess."""
-  # A shared persistent compilation cache: runs of the same shapes compile the step once.
-  env = dict(os.environ, JAX_PLATFORMS="cpu",
-             XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
-             JAX_COMPILATION_CACHE_DIR=os.path.join(ROOT, ".pytest_cache", "jax"),
-             JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-             JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+  env = subprocess_env(devices)
   env.update(env_extra or {})
   cmd = [sys.executable, "-m", "drzjax.main", "--config=configs/base.py:tiny",
          f"--workdir={workdir}", f"--config.bank.path={bank}", *overrides]

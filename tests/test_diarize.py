@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import ROOT, harmonic_voice
+from conftest import ROOT, harmonic_voice, subprocess_env
 from drzjax import der
 from drzjax import diarize
 from drzjax import model as model_lib
@@ -208,9 +208,8 @@ def test_segments_past_the_audio_are_clipped_per_chunk(secs):
 # ---- the real model, through the CLI ----
 
 def _cli(*args):
-  env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=1")
-  return subprocess.run([sys.executable, "-m", "drzjax.diarize", *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=300)
+  return subprocess.run([sys.executable, "-m", "drzjax.diarize", *args], cwd=ROOT,
+                        env=subprocess_env(), capture_output=True, text=True, timeout=300)
 
 
 def _some_wav(tmp_path):

@@ -7,14 +7,13 @@ import sys
 import numpy as np
 import soundfile as sf
 
-from conftest import ROOT, harmonic_voice
+from conftest import ROOT, harmonic_voice, subprocess_env
 from drzjax import rttm
 
 
 def _cli(*args):
-  env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=1")
-  return subprocess.run([sys.executable, "-m", "drzjax.evaluate", *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=300)
+  return subprocess.run([sys.executable, "-m", "drzjax.evaluate", *args], cwd=ROOT,
+                        env=subprocess_env(), capture_output=True, text=True, timeout=300)
 
 
 def test_synthetic(tiny_run, tmp_path):

@@ -18,7 +18,9 @@ def test_log_mel_matches_librosa(n_fft, hop):
   t = np.arange(16000 * 2) / 16000
   wave = (0.3 * np.sin(2 * np.pi * 220 * t) * (t > 0.5) + 0.01 * rng.standard_normal(t.size))
   wave = wave.astype(np.float32)
-  got = np.asarray(features.log_mel(jnp.asarray(wave[None]), 16000, n_fft, hop, 80))[0]
+  # jitted, as in the model (op by op, the first call took ~5 s of small compiles).
+  log_mel = jax.jit(features.log_mel, static_argnums=(1, 2, 3, 4))
+  got = np.asarray(log_mel(jnp.asarray(wave[None]), 16000, n_fft, hop, 80))[0]
   mel = librosa.feature.melspectrogram(y=wave, sr=16000, n_fft=n_fft, hop_length=hop,
                                        n_mels=80, power=2.0, center=True, pad_mode="reflect",
                                        window="hann").T
@@ -36,15 +38,18 @@ def test_bfloat16_compute_tracks_float32():
   c.model.dtype = "bfloat16"
   cfg16 = model_lib.ModelConfig.from_config(c)
   m32, m16 = model_lib.DiarizationTransformer(cfg32), model_lib.DiarizationTransformer(cfg16)
-  params = jax.tree.map(lambda x: x, model_lib.init_params(m32, jax.random.key(0)))
+  # jitted: op by op, the init and the two forwards took ~30 s on 2 CPU cores.
+  params = jax.jit(model_lib.init_params, static_argnums=0)(m32, jax.random.key(0))
   params = jax.tree.map(lambda x: getattr(x, "value", x), params,
                         is_leaf=lambda x: hasattr(x, "value"))
   assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(params))
   rng = np.random.default_rng(1)
   wave = 0.1 * rng.standard_normal((2, cfg32.num_samples)).astype(np.float32)
   labels = rng.integers(2, cfg32.vocab_size, (2, cfg32.max_label_len)).astype(np.int32)
-  l32, f32 = m32.apply({"params": params}, wave, labels, with_frames=True)
-  l16, f16 = m16.apply({"params": params}, wave, labels, with_frames=True)
+  forward = jax.jit(lambda m, p, w, l: m.apply({"params": p}, w, l, with_frames=True),
+                    static_argnums=0)
+  l32, f32 = forward(m32, params, wave, labels)
+  l16, f16 = forward(m16, params, wave, labels)
   assert l16.dtype == jnp.float32  # logits are returned in float32 whatever the compute dtype
   p32, p16 = jax.nn.softmax(l32), jax.nn.softmax(l16)
   assert float(jnp.abs(p32 - p16).max()) < 0.05

@@ -74,12 +74,12 @@ def test_shipped_model_keeps_voices_across_chunks(shipped):
 def test_speaker_count_flags_from_the_command_line(shipped, mixtures, tmp_path):
   """A 3-voice test conversation: the shipped model finds 3 voices; `--num-speakers=2` and
   `--max-speakers=1` on the command line make it write exactly 2 and 1."""
-  import os  # noqa: PLC0415
   import subprocess  # noqa: PLC0415
   import sys  # noqa: PLC0415
 
   import soundfile as sf  # noqa: PLC0415
 
+  from conftest import ROOT, subprocess_env  # noqa: PLC0415
   from drzjax import rttm  # noqa: PLC0415
   three = [m for m in mixtures if len({w for _, _, w in m.segments}) == 3 and not m.prompt]
   assert three, "no 3-voice conversation among the test mixtures"
@@ -87,12 +87,11 @@ def test_speaker_count_flags_from_the_command_line(shipped, mixtures, tmp_path):
                                    for v in {w for _, _, w in m.segments}))
   assert len({w for _, _, w in shipped(m.audio).segments}) == 3
   sf.write(tmp_path / "conv.wav", m.audio, 16000)
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   for flag, want in (("--num-speakers=2", 2), ("--max-speakers=1", 1)):
     out = tmp_path / flag.strip("-").split("=")[0]
     r = subprocess.run([sys.executable, "-m", "drzjax.diarize", str(tmp_path / "conv.wav"),
-                        f"--out={out}", flag], cwd=root, capture_output=True, text=True,
-                       timeout=300, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+                        f"--out={out}", flag], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300, env=subprocess_env())
     assert r.returncode == 0, r.stderr
     speakers = {w for turns in rttm.read_rttm(out / "conv.rttm").values() for _, _, w in turns}
     assert len(speakers) == want, (flag, speakers)

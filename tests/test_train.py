@@ -62,17 +62,24 @@ def losses(workdir):
   return out
 
 
-def run_steps(config, mesh, batch, n):
+def run_steps(config, mesh, batch, n, history=None):
+  """n steps from a fresh state -> (losses, final parameters on the host, final state); the
+  host parameters before each step and after the last are appended to `history` if given."""
   model = model_lib.DiarizationTransformer(model_lib.ModelConfig.from_config(config))
   tx = train.make_optimizer(config.train)
   step_fn, _, _ = train.compile_steps(model, tx, mesh, config)
   state = train.create_state(model, tx, mesh, config.seed)
   out = []
   for _ in range(n):
+    if history is not None:
+      history.append(jax.tree.map(np.array, state.params))  # a copy: the step donates state
     with jax.set_mesh(mesh), nn.logical_axis_rules(sharding.RULES):
       state, m = step_fn(state, sharding.global_batch(batch, mesh))
     out.append(float(m["loss"]))
-  return out, jax.device_get(state.params), state
+  params = jax.device_get(state.params)
+  if history is not None:
+    history.append(params)
+  return out, params, state
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +87,18 @@ def fixed_batch(small_bank):
   c = tiny_config(small_bank)
   spec = pipeline.ExampleSpec.from_config(c, small_bank, "train")
   return pipeline.fixed_examples(spec, 8)
+
+
+@pytest.fixture(scope="module")
+def one_device_run(small_bank, fixed_batch):
+  """5 steps of the tiny config on one device: (losses, host parameters before step 1 and
+  after each step); the reference of the sharded and the gradient-accumulation tests (each
+  compiled step and init costs seconds on CPU)."""
+  c = tiny_config(small_bank)
+  history = []
+  got, _, _ = run_steps(c, sharding.make_mesh(c.mesh, jax.devices()[:1]), fixed_batch, 5,
+                        history)
+  return got, history
 
 
 def test_tiny_model_overfits_one_batch(small_bank, fixed_batch):
@@ -95,15 +114,12 @@ def test_tiny_model_overfits_one_batch(small_bank, fixed_batch):
   assert min(out[-10:]) < 0.5, out[-10:]
 
 
-def test_sharded_equals_unsharded(small_bank, fixed_batch):
+def test_sharded_equals_unsharded(small_bank, fixed_batch, one_device_run):
   c = tiny_config(small_bank)
   heads, d = c.model.num_heads, c.model.d_model
-  one = sharding.make_mesh(c.mesh, jax.devices()[:1])
-  init = jax.device_get(train.create_state(
-      model_lib.DiarizationTransformer(model_lib.ModelConfig.from_config(c)),
-      train.make_optimizer(c.train), one, c.seed).params)
-  ref_losses, ref_params, _ = run_steps(c, one, fixed_batch, 5)
-  assert ref_losses[-1] < ref_losses[0]
+  ref_losses, history = one_device_run
+  init, ref_params = history[0], history[-1]
+  assert len(ref_losses) == 5 and ref_losses[-1] < ref_losses[0]
 
   def comparable(params):
     params = jax.tree.map(np.array, params)
@@ -238,11 +254,12 @@ def test_truncated_newest_checkpoint_falls_back(reference_run, small_bank, tmp_p
   # Moved aside, kept for inspection: a resumed run can save step 12 again and go on.
   assert os.path.isdir(os.path.join(wd, "checkpoints", "12.corrupt"))
   assert not os.path.exists(os.path.join(wd, "checkpoints", "12"))
-  r = run_main(wd, small_bank, "--config.train.steps=16", "--config.train.checkpoint_every=4")
+  # 14 steps, as test_rerun_resumes_and_continues: the same compiled step (cache hit).
+  r = run_main(wd, small_bank, "--config.train.steps=14", "--config.train.checkpoint_every=4")
   assert r.returncode == 0, r.stdout + r.stderr
   assert "resuming from step 8" in r.stderr
   assert "Traceback" not in r.stderr and "Event loop is closed" not in r.stderr, r.stderr
-  assert {"12", "16"} <= set(os.listdir(os.path.join(wd, "checkpoints")))
+  assert {"12", "14"} <= set(os.listdir(os.path.join(wd, "checkpoints")))
 
 
 @pytest.mark.parametrize("sig,code,says", [
@@ -422,17 +439,17 @@ def test_run_resumes_past_a_truncated_checkpoint_cleanly(reference_run, small_ba
       if os.path.getsize(path) > 64:
         with open(path, "r+b") as fh:
           fh.truncate(os.path.getsize(path) // 3)
-  r = run_main(wd, small_bank, "--config.train.steps=13", "--config.train.checkpoint_every=4")
+  r = run_main(wd, small_bank, "--config.train.steps=14", "--config.train.checkpoint_every=4")
   assert r.returncode == 0, r.stderr
   assert "moved aside" in r.stderr and "resuming from step 8" in r.stderr, r.stderr
   assert "Traceback" not in r.stderr and "Event loop is closed" not in r.stderr, r.stderr
-  assert {"12", "12.corrupt", "13"} <= set(os.listdir(os.path.join(wd, "checkpoints")))
+  assert {"12", "12.corrupt", "14"} <= set(os.listdir(os.path.join(wd, "checkpoints")))
 
 
-def test_grad_accum_gives_the_same_update(small_bank, fixed_batch):
+def test_grad_accum_gives_the_same_update(small_bank, fixed_batch, one_device_run):
   """4 microbatches of 2 = one batch of 8: the objective divides by the global counts."""
   one = sharding.make_mesh(get_config("tiny").mesh, jax.devices()[:1])
-  ref_losses, ref_params, _ = run_steps(tiny_config(small_bank), one, fixed_batch, 3)
+  ref_losses, ref_params = one_device_run[0][:3], one_device_run[1][3]  # after 3 steps
   got_losses, got_params, _ = run_steps(tiny_config(small_bank, grad_accum=4), one,
                                         fixed_batch, 3)
   np.testing.assert_allclose(got_losses, ref_losses, rtol=1e-5)
