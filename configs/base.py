@@ -105,8 +105,9 @@ def get_config(arg=None):
   c.model.use_time_pos = True        # time tokens also carry a sinusoid of their time value
   c.model.dtype = "float32"          # compute dtype; "bfloat16" on GPU/TPU (params stay float32)
   # Pretrained front ends joining the log-mel stem (drzjax/frontends.py): "mel", "mel+seg",
-  # "mel+campp" or "mel+seg+campp"; frozen unless frontend_trainable.
-  c.model.frontend = "mel"
+  # "mel+campp" or "mel+seg+campp"; frozen unless frontend_trainable. base reads
+  # segmentation-3.0 (MODEL.md, "What each change bought"); tiny and small log-mel only.
+  c.model.frontend = "mel+seg"
   c.model.frontend_trainable = False
 
   c.train = ml_collections.ConfigDict()
@@ -142,6 +143,7 @@ def get_config(arg=None):
       c.channel[key] = 0.0
     for key in ("empty_prob", "solo_prob", "lead_prob", "trail_prob", "far_prob"):
       c.data[key] = 0.0
+    c.model.frontend = "mel"
   if variant == "tiny":
     c.bank.tts_speakers = 30
     c.bank.tts_utterances = 3

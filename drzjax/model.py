@@ -52,7 +52,7 @@ class ModelConfig:
   attention: str = "prefix"
   use_time_pos: bool = True
   dtype: str = "float32"
-  frontend: str = "mel"             # "mel", "mel+seg", "mel+campp", "mel+seg+campp" (frontends.py)
+  frontend: str = "mel+seg"         # "mel", "mel+seg", "mel+campp", "mel+seg+campp" (frontends.py)
   frontend_trainable: bool = False  # fine-tune the pretrained front ends too
 
   @classmethod
