@@ -58,7 +58,11 @@ def load_config(spec):
   module_spec = importlib.util.spec_from_file_location("compare_config", path)
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
-  return module.get_config(variant or None)
+  config = module.get_config(variant or None)
+  # The same computation on both sides: nanodrz had the log-mel stem only, so the pretrained
+  # front ends (base reads segmentation-3.0) are left out of the comparison.
+  config.model.frontend = "mel"
+  return config
 
 
 def pin_threads(n):
