@@ -400,6 +400,8 @@ def main(argv=None):
     refs = rttm.collect_rttm(args.ref) if args.ref else None
   except (OSError, ValueError) as e:
     sys.exit(f"error: --ref {e}")
+  from drzjax import compile_cache  # noqa: PLC0415
+  compile_cache.enable()  # a repeat run loads its compiled programs instead of compiling them
   try:
     d = Diarizer.load(args.workdir)
     d.decoder = args.decoder

@@ -168,6 +168,8 @@ def diarize_and_score(args):
   from drzjax import diarize  # noqa: PLC0415
   from drzjax import checkpoint  # noqa: PLC0415
   from drzjax.data.speaker_bank import BankError  # noqa: PLC0415
+  from drzjax import compile_cache  # noqa: PLC0415
+  compile_cache.enable()
   try:
     d = diarize.Diarizer.load(args.workdir)
     d.decoder = args.decoder
