@@ -39,12 +39,14 @@ def parse(spec):
 
 def frame_centres(name, num_samples):
   """Seconds at which each frame of network `name` is centred, for a num_samples input."""
+  from drzjax.nets import campplus  # noqa: PLC0415
   from drzjax.nets import fbank  # noqa: PLC0415
   from drzjax.nets import segmentation  # noqa: PLC0415
   if name == "seg":
     return np.asarray(segmentation.frame_centers(segmentation.num_frames(num_samples)))
-  n = -(-fbank.num_frames(num_samples) // 2)  # the trunk halves the 10 ms fbank rate
-  return (320 * np.arange(n) + 200) / fbank.SAMPLE_RATE
+  # Trunk frame j is fbank frame 2j (the trunk halves the 10 ms rate): its window's centre.
+  n = -(-fbank.num_frames(num_samples) // 2)
+  return (campplus.TRUNK_HOP * np.arange(n) + fbank.WIN / 2) / fbank.SAMPLE_RATE
 
 
 @functools.lru_cache(maxsize=16)

@@ -139,7 +139,7 @@ def _babble(rng, bank, speakers, chosen, n, sr):
   return scipy.signal.lfilter(np.float32([0.3]), np.float32([1, -0.7]), out)  # far: darker
 
 
-def _hum(rng, n, sr):
+def hum(rng, n, sr):
   t = np.arange(n, dtype=np.float32) / np.float32(sr)  # float32: these run over the mixture
   f0 = 50.0 if rng.random() < 0.5 else 60.0
   amps = rng.uniform(0.1, 1.0, 5) / np.arange(1, 6)
@@ -148,7 +148,7 @@ def _hum(rng, n, sr):
              for k, a in enumerate(amps)).astype(np.float32)
 
 
-def _clicks(rng, n, sr, level):
+def clicks(rng, n, sr, level):
   out = np.zeros(n, np.float32)
   for _ in range(int(rng.integers(1, 9))):
     m = int(rng.uniform(0.001, 0.01) * sr)
@@ -194,10 +194,10 @@ def apply(mix, active, rng, cfg, bank, speakers, chosen, sr):
                         rng.uniform(15, 30))
     names.append("babble")
   if _draw(rng, cfg.hum_prob):
-    mix += _at_db_below(_hum(rng, n, sr), p_speech, rng.uniform(25, 45))
+    mix += _at_db_below(hum(rng, n, sr), p_speech, rng.uniform(25, 45))
     names.append("hum")
   if _draw(rng, cfg.click_prob):
-    mix += _clicks(rng, n, sr, np.sqrt(p_speech))
+    mix += clicks(rng, n, sr, np.sqrt(p_speech))
     names.append("click")
   if _draw(rng, cfg.breath_prob):
     mix += _breaths(rng, n, sr, active) * np.float32(np.sqrt(p_speech) *

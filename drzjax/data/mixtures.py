@@ -97,7 +97,8 @@ class MixConfig:
                style=d.style, min_turn_secs=d.min_turn_secs,
                backchannel_prob=d.backchannel_prob, crop_secs=d.crop_secs,
                prompt_prob=d.prompt_prob, empty_prob=d.empty_prob, solo_prob=d.solo_prob,
-               lead_prob=d.lead_prob, trail_prob=d.trail_prob, far_prob=d.far_prob, channel=channel_lib.ChannelConfig.from_config(config))
+               lead_prob=d.lead_prob, trail_prob=d.trail_prob, far_prob=d.far_prob,
+               channel=channel_lib.ChannelConfig.from_config(config))
 
 
 @dataclasses.dataclass
@@ -400,11 +401,11 @@ def make_empty(seed, index, cfg):
   if kind != "silence":
     audio += _noise(rng, n, colour) * np.float32(10 ** (rng.uniform(-90, -45) / 20))
   if kind == "hum":
-    hum = channel_lib._hum(rng, n, sr)  # noqa: SLF001
+    hum = channel_lib.hum(rng, n, sr)
     audio += hum * np.float32(10 ** (rng.uniform(-65, -35) / 20) /
                               max(float(np.sqrt(np.mean(hum ** 2))), 1e-12))
   elif kind == "clicks":
-    audio += channel_lib._clicks(rng, n, sr, 10 ** (rng.uniform(-50, -25) / 20))  # noqa: SLF001
+    audio += channel_lib.clicks(rng, n, sr, 10 ** (rng.uniform(-50, -25) / 20))
   name = "silence" if kind == "silence" else f"{colour} floor" + (
       f" + {kind}" if kind in ("hum", "clicks") else "")
   return Mixture(np.clip(audio, -0.99, 0.99), [], [], channel=(f"empty: {name}",))
