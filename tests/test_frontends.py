@@ -128,3 +128,23 @@ def test_export_leaves_frozen_weights_out_and_load_puts_them_back(seg_model, tmp
   back = export.flatten(loaded)
   assert set(back) == set(flat)
   assert all(np.array_equal(back[k], flat[k]) for k in flat)
+
+
+def test_trainable_front_end_gets_gradients(seg_model):
+  """model.frontend_trainable: no stop_gradient, and the optimizer leaves nothing frozen."""
+  import dataclasses  # noqa: PLC0415
+  c, model, params = seg_model
+  trainable = model_lib.DiarizationTransformer(
+      dataclasses.replace(model.cfg, frontend_trainable=True))
+  assert train.frozen_keys(trainable.cfg) == ()
+  rng = np.random.default_rng(2)
+  batch = {"audio": jnp.asarray(0.05 * rng.standard_normal((1, model.cfg.num_samples)),
+                                jnp.float32),
+           "labels": jnp.asarray(rng.integers(2, 20, (1, model.cfg.max_label_len)), jnp.int32),
+           "frames": jnp.ones((1, model.cfg.num_audio, model.cfg.speaker_slots), jnp.uint8)}
+  # The projection starts at zero, which would block the gradient: give it a value first.
+  params = dict(params, seg_proj=dict(params["seg_proj"], kernel=0.1 * jax.random.normal(
+      jax.random.key(4), params["seg_proj"]["kernel"].shape)))
+  loss = lambda p: train.loss_terms(p, trainable, batch, jax.random.key(0), False, c.train)["ce"]  # noqa: E731
+  grads = jax.jit(jax.grad(loss))(params)
+  assert any(np.any(g) for g in jax.tree.leaves(grads[frontends.FROZEN["seg"]]))
