@@ -31,12 +31,18 @@ import numpy as np
 from drzjax import audio as audio_lib
 from drzjax import files
 from drzjax import intervals
+from drzjax import linking as linking_lib
 from drzjax import logs
 from drzjax import prompt as prompt_lib
 from drzjax import tokens
 from drzjax.data import vad
 
 DECODERS = ("tokens", "frames")
+# How letters keep their identity from chunk to chunk: "prompts" (each chunk opens with clips of
+# the known voices), "embeddings" (chunks decoded alone, letters joined by speaker embeddings,
+# drzjax/linking.py) or "both" (prompts, then embeddings join what the prompts split).
+LINKINGS = ("prompts", "embeddings", "both")
+DEFAULT_LINKING = "both"
 
 
 @dataclasses.dataclass
@@ -133,13 +139,24 @@ def _clean_clip(chunk, sr, segs, letter, secs):
 class Diarizer:
   """A trained model plus the chunking logic. Call it on a path or a 16 kHz float array."""
 
-  def __init__(self, model, params, config, decoder="tokens"):
+  def __init__(self, model, params, config, decoder="tokens", linking=DEFAULT_LINKING):
     if decoder not in DECODERS:
       raise ValueError(f"decoder={decoder!r}: choose one of {DECODERS}")
+    if linking not in LINKINGS:
+      raise ValueError(f"linking={linking!r}: choose one of {LINKINGS}")
     self.model, self.params, self.config, self.decoder = model, params, config, decoder
+    self.linking = linking
     self.step = 0
     self.vocab = model.cfg.vocab
     self.sr = model.cfg.sample_rate
+    self._campp = None
+
+  def campp(self):
+    """The CAM++ speaker embedder's variables, loaded at first use."""
+    if self._campp is None:
+      from drzjax.nets import campplus  # noqa: PLC0415
+      self._campp = campplus.load()
+    return self._campp
 
   @classmethod
   def from_workdir(cls, workdir):
@@ -186,17 +203,41 @@ class Diarizer:
     return segs
 
   def __call__(self, source, num_speakers=0, min_speakers=0, max_speakers=0, beam=1,
-               enroll=(), uri=None):
-    """Diarize a file path (streamed) or a float32 16 kHz mono array -> Diarization."""
+               enroll=(), uri=None, linking=None):
+    """Diarize a file path (streamed) or a float32 16 kHz mono array -> Diarization.
+
+    enroll: [(name, clip)], a name may come several times. linking: one of LINKINGS (default:
+    the Diarizer's)."""
+    linking = linking or self.linking
+    if linking not in LINKINGS:
+      raise ValueError(f"linking={linking!r}: choose one of {LINKINGS}")
     if uri is None:
       uri = (os.path.splitext(os.path.basename(source))[0] if isinstance(source, str)
              else "audio")
+    segments, units, duration = self.chunks(source, num_speakers, min_speakers, max_speakers,
+                                            beam, enroll, linking)
+    if linking != "prompts":
+      segments = self.link(segments, units, enroll, num_speakers, min_speakers, max_speakers)
+    return Diarization(uri, duration,
+                       _join(clip_segments(segments, duration), 2 * self.vocab.bin_secs))
+
+  def chunks(self, source, num_speakers=0, min_speakers=0, max_speakers=0, beam=1, enroll=(),
+             linking="prompts"):
+    """The chunk loop -> (segments [(start, end, label)], linking.Unit per voice per chunk,
+    seconds read). Labels are speaker names for linking="prompts", else (chunk, name) keys
+    for `link`."""
+    use_prompts, use_embeddings = linking != "embeddings", linking != "prompts"
     n_chunk = self.model.cfg.num_samples
     stream = _Stream(source, self.sr, n_chunk)
-    known = [_Speaker(name, clip) for name, clip in enroll]
+    # A name enrolled with several clips is prompted with its longest.
+    clips = {}
+    for name, clip in enroll:
+      if len(clip) > len(clips.get(name, ())):
+        clips[name] = clip
+    known = [_Speaker(name, clip) for name, clip in clips.items()] if use_prompts else []
     new_names = iter(tokens.letter(i) for i in range(10 ** 6))
     slots = self.vocab.speakers
-    segments, t0 = [], 0.0
+    segments, units, t0, n = [], [], 0.0, 0
     one_chunk_total = None
     while not stream.exhausted():
       # ---- The prompt: known speakers (most recently heard last), then the new audio ----
@@ -221,23 +262,54 @@ class Diarizer:
       segs = clip_segments(self._decode(wave, forced, *counts, beam), len(wave) / self.sr)
       # ---- Letters -> speakers: k < len(prompt) is prompt speaker k, later letters are new ----
       names = {k: spk.name for k, spk in enumerate(prompt_spk)}
-      heard = []
+      heard, local, first = [], [], len(segments)
       for s, e, k in segs:
         if e <= p_secs + 1e-6:
           continue  # the forced prompt triplets
         if k not in names:
-          names[k] = next(new_names)
-          clip = _clean_clip(wave, self.sr, segs, k, prompt_lib.PROMPT_SECS)
-          known.append(_Speaker(names[k], clip))
+          names[k] = next(new_names) if use_prompts else k
+          if use_prompts:
+            clip = _clean_clip(wave, self.sr, segs, k, prompt_lib.PROMPT_SECS)
+            known.append(_Speaker(names[k], clip))
         heard.append(names[k])
-        segments.append((t0 + max(s, p_secs) - p_secs, t0 + e - p_secs, names[k]))
+        # Linking by embeddings labels a segment (chunk, name) until the file's speakers are known.
+        key = (n, names[k]) if use_embeddings else names[k]
+        local.append((max(s, p_secs) - p_secs, e - p_secs, key))
+        segments.append((t0 + max(s, p_secs) - p_secs, t0 + e - p_secs, key))
+      if use_embeddings:  # one unit per voice heard in this chunk's new audio, grouped by name
+        for name in dict.fromkeys(heard):
+          clip, secs = linking_lib.clip_for(chunk, self.sr, local, (n, name))
+          units.append(linking_lib.Unit(
+              n, (n, name), name if use_prompts else (n, name),
+              linking_lib.embed(self.campp(), clip, self.sr), secs,
+              linking_lib.segment_parts(self.campp(), chunk, self.sr, local, (n, name), first)))
       # Most recently heard speakers go last, so they stay in a full prompt.
-      order = {n: i for i, n in enumerate(heard)}
+      order = {nm: i for i, nm in enumerate(heard)}
       known.sort(key=lambda spk: order.get(spk.name, -1))
       t0 += len(chunk) / self.sr
-    duration = t0
-    return Diarization(uri, duration,
-                       _join(clip_segments(segments, duration), 2 * self.vocab.bin_secs))
+      n += 1
+    return segments, units, t0
+
+  def link(self, segments, units, enroll=(), num_speakers=0, min_speakers=0, max_speakers=0,
+           threshold=linking_lib.THRESHOLD, enroll_threshold=linking_lib.ENROLL_THRESHOLD,
+           refine=True):
+    """The chunk loop's segments, labelled (chunk, name) -> labelled by file speaker: enrolled
+    names where an enrolled voice matches, letters A, B, ... in order of first appearance
+    otherwise."""
+    labels = linking_lib.cluster(units, threshold, num_speakers, min_speakers, max_speakers)
+    named = {}
+    if enroll:
+      named = linking_lib.name_clusters(
+          units, labels, linking_lib.enrolled_centroids(self.campp(), enroll, self.sr),
+          enroll_threshold)
+    letters = iter(tokens.letter(i) for i in range(10 ** 6))
+    names = {}
+    for c in sorted(set(labels)):
+      if c not in names:
+        names[c] = named.get(c) or next(letters)
+    of_key = {u.key: c for u, c in zip(units, labels)}
+    moved = linking_lib.refine(units, labels) if refine else {}
+    return [(s, e, names[moved.get(i, of_key[k])]) for i, (s, e, k) in enumerate(segments)]
 
 
 def load_enrollment(specs, sample_rate):
@@ -278,7 +350,12 @@ def parse_args(argv):
                  help="with --plot: a reference drawn above the result in each picture (one "
                       "RTTM file, or a directory of RTTMs named like the inputs)")
   p.add_argument("--enroll", action="append", default=[], metavar="NAME=clip.wav",
-                 help="a known speaker: their segments are labelled NAME (repeatable)")
+                 help="a known speaker: their segments are labelled NAME (repeatable; several "
+                      "clips of one NAME are averaged)")
+  p.add_argument("--linking", choices=LINKINGS, default=DEFAULT_LINKING,
+                 help="how speakers keep their identity across chunks: prompts (clips of the "
+                      "known voices open each chunk), embeddings (CAM++ speaker embeddings "
+                      "join the chunks' letters) or both (default %(default)s)")
   args = p.parse_args(argv)
   if args.num_speakers and (args.min_speakers or args.max_speakers):
     p.error("give --num-speakers, or --min-speakers/--max-speakers, not both")
@@ -404,12 +481,13 @@ def main(argv=None):
   compile_cache.enable()  # a repeat run loads its compiled programs instead of compiling them
   try:
     d = Diarizer.load(args.workdir)
-    d.decoder = args.decoder
+    d.decoder, d.linking = args.decoder, args.linking
     slots = d.vocab.speakers
     for flag in ("num_speakers", "min_speakers", "max_speakers"):
-      if getattr(args, flag) > slots:
+      if args.linking == "prompts" and getattr(args, flag) > slots:
         raise ValueError(f"--{flag.replace('_', '-')}={getattr(args, flag)}: the model has "
-                         f"{slots} speaker slots")
+                         f"{slots} speaker slots (--linking=embeddings or both counts speakers "
+                         "over the whole file)")
     enroll = load_enrollment(args.enroll, d.sr)
     os.makedirs(args.out, exist_ok=True)
   except (FileNotFoundError, ValueError, audio_lib.AudioError, checkpoint.CheckpointMismatch,

@@ -67,6 +67,9 @@ def parse_args(argv):
   m.add_argument("--num", type=int, default=200,
                  help="synthetic mixtures to score (default 200, the set MODEL.md reports)")
   m.add_argument("--beam", type=int, default=1, help="beam width (1 = greedy)")
+  m.add_argument("--linking", choices=("prompts", "embeddings", "both"), default=None,
+                 help="long audio: how speakers keep identity across chunks (diarize --help); "
+                      "default: diarize's")
   m.add_argument("--batch", type=int, default=16, help="synthetic mixtures decoded at once")
   m.add_argument("--interrupt-max", type=float, help="synthetic: override data.interrupt_max")
   m.add_argument("--silence-max", type=float, help="synthetic: override data.silence_max")
@@ -173,6 +176,7 @@ def diarize_and_score(args):
   try:
     d = diarize.Diarizer.load(args.workdir)
     d.decoder = args.decoder
+    d.linking = args.linking or d.linking
     if args.sweep:
       from drzjax import sweep  # noqa: PLC0415
       sweep.run(d, args.sweep.split(","), args.out, num=args.num, batch=args.batch,
@@ -228,6 +232,14 @@ def _score_long(d, args, config):
   result["overall"]["enrollment_accuracy"] = acc
   logging.info("enrollment accuracy (share of single-speaker speech given the right NAME): "
                "%.2f%%", 100 * acc)
+  counts = scoring.speaker_count_errors(refs, hyps)
+  for uri, c in counts.items():
+    result["files"][uri]["speaker_count_error"] = c
+  result["overall"].update(scoring.count_summary(counts))
+  logging.info("speaker count (found - true): %s; mean |error| %.2f, within +-1 in %.0f%% of "
+               "files", " ".join(f"{c:+d}" for c in counts.values()),
+               result["overall"]["speaker_count_abs_error"],
+               100 * result["overall"]["speaker_count_within_1"])
   if args.baseline:
     b = scoring.one_label_baseline(mixtures, args.collar)["overall"]
     logging.info("baseline (oracle speech, one label): DER %.2f%%", 100 * b["der"])

@@ -98,3 +98,15 @@ def enrollment_accuracy(mixtures, hyps, sample_rate=16000, resolution=0.01):
       hit += int(np.sum(r & one & h))
       total += int(np.sum(r & one))
   return hit / max(total, 1)
+
+
+def speaker_count_errors(refs, hyps):
+  """{uri: speakers found - speakers in the reference} for each uri of `hyps`."""
+  return {u: len({w for _, _, w in hyps[u]}) - len({w for _, _, w in refs[u]}) for u in hyps}
+
+
+def count_summary(errors):
+  """Mean |found - true| and the share of files within +-1 of the true speaker count."""
+  e = np.abs(np.array(list(errors.values()) or [0]))
+  return {"speaker_count_abs_error": float(e.mean()),
+          "speaker_count_within_1": float(np.mean(e <= 1))}

@@ -1,0 +1,70 @@
+"""Calibrate linking's similarity thresholds on long conversations of TRAINING voices.
+
+Decodes each conversation once (Diarizer.chunks), then re-links it at every threshold: DER at
+collar 0.25, speaker-count error, and enrollment accuracy (each voice enrolled with 5 s of
+another of its utterances) per threshold. One JSON line per (threshold) on stdout.
+
+  PYTHONPATH=. python docs/model/linking/calibrate.py --split=train --num=12 --secs=120
+  PYTHONPATH=. python docs/model/linking/calibrate.py --bank=/work/banks/ls-train --split=all
+"""
+import argparse
+import json
+import logging
+
+import numpy as np
+
+from drzjax import der
+from drzjax import diarize
+from drzjax import scoring
+
+
+def main():
+  p = argparse.ArgumentParser()
+  p.add_argument("--model", default=None, help="workdir or export (default: shipped)")
+  p.add_argument("--bank", default=None)
+  p.add_argument("--split", default="train")
+  p.add_argument("--num", type=int, default=12)
+  p.add_argument("--secs", type=float, default=120.0)
+  p.add_argument("--mix-speakers", type=int, default=None)
+  p.add_argument("--linking", default="embeddings")
+  p.add_argument("--thresholds", default="0.2,0.25,0.3,0.35,0.4,0.45,0.5,0.55,0.6")
+  a = p.parse_args()
+  logging.basicConfig(level=logging.INFO, format="%(message)s")
+  d = diarize.Diarizer.pretrained(a.model) if a.model is None or "pretrained" in a.model \
+      else diarize.Diarizer.from_workdir(a.model)
+  config = d.config
+  if a.mix_speakers:
+    config.data.num_speakers = a.mix_speakers
+  mixtures, synth = scoring.heldout_mixtures(config, a.num, secs=a.secs, bank_path=a.bank,
+                                             split=a.split)
+  bank = synth.bank()
+  runs = []
+  for i, m in enumerate(mixtures):
+    segs, units, _ = d.chunks(m.audio, linking=a.linking)
+    enroll = []
+    for w in m.speakers:
+      utts = bank.utterances_of(w)
+      u = utts[(i + 1) % len(utts)]
+      x = np.concatenate([bank.audio(u, s, e) for s, e in u.regions])[:int(5 * d.sr)]
+      enroll.append((str(w), x))
+    runs.append((m, segs, units, enroll))
+    logging.info("[%d/%d] decoded, %d units", i + 1, len(mixtures), len(units))
+  refs = {f"long{i:03d}": [(s, e, str(w)) for s, e, w in m.segments]
+          for i, m in enumerate(mixtures)}
+  for th in map(float, a.thresholds.split(",")):
+    hyps, named = {}, []
+    for i, (m, segs, units, enroll) in enumerate(runs):
+      hyps[f"long{i:03d}"] = diarize._join(d.link(segs, units, threshold=th), 0.16)
+      named.append(d.link(segs, units, enroll, threshold=th, enroll_threshold=th))
+    r = der.score_corpus(refs, hyps, collar=0.25)["overall"]
+    counts = scoring.speaker_count_errors(refs, hyps)
+    print(json.dumps({"threshold": th, "der": round(r["der"], 4),
+                      "conf": round(r["confusion"] / r["total"], 4),
+                      "enroll_acc": round(scoring.enrollment_accuracy(mixtures, named, d.sr), 4),
+                      "counts": list(counts.values()),
+                      **{k: round(v, 3) for k, v in scoring.count_summary(counts).items()}}),
+          flush=True)
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,268 @@
+"""Who is who across a long file (docs/design.md, "Linking chunks"): a CAM++ speaker embedding
+for each (chunk, letter) the decoder wrote, from that letter's speech where nobody else talks;
+the letters of all chunks joined by agglomerative clustering that merges two letters of one
+chunk (the decoder said they are different voices) only when they sound very alike; enrolled voices named by the
+centroid of their clips' embeddings.
+
+The pieces are plain functions on numpy arrays, so diarize.py stays a loop over chunks:
+  unit = Unit(chunk, key, group, embed(campp, clip_for(...)), clean_secs)
+  labels = cluster(units, threshold, num_speakers, min_speakers, max_speakers)
+  names = name_clusters(units, labels, enrolled_centroids(campp, clips, sr))
+"""
+import dataclasses
+
+import numpy as np
+
+# Embedded clip lengths: a clip is cut to the longest of these that it fills (a shorter one is
+# repeated to the first), so a file compiles the embedder for a handful of shapes only.
+CLIP_SECS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+MIN_SEED_SECS = 1.5   # clean speech a letter needs to found a speaker; shorter ones join one
+EMBED_DIM = 192
+MIN_CLIP_SECS = 0.3   # less speech than this (overlapped included) is not embedded at all
+# Cosine similarity of CAM++ embeddings above which two letters are one voice, and above which
+# a file speaker takes an enrolled name. Calibrated on training voices (MODEL.md, "Linking").
+THRESHOLD = 0.4
+ENROLL_THRESHOLD = 0.4
+# The decoder sometimes gives one voice two letters in one chunk (LibriSpeech voices: about one
+# chunk in five), so two speakers that share a chunk still merge when they are this similar.
+SAME_CHUNK_THRESHOLD = 0.7
+# A speaker heard in one chunk only, with under this share of the file's speech, is taken for
+# such a split and joins the most similar speaker.
+MIN_SHARE = 0.03
+# A segment with this much solo speech is embedded on its own, and moves to another speaker
+# when it is closer to that speaker's centroid than to its own by REFINE_MARGIN: the decoder's
+# letters within a chunk sometimes join two voices.
+SEGMENT_SECS = 1.0
+REFINE_MARGIN = 0.1
+
+
+@dataclasses.dataclass
+class Unit:
+  chunk: int          # which chunk the letter was written in
+  key: object         # what the chunk loop called it (unique per chunk)
+  group: object       # units of one group start in one cluster (diarize's prompt names)
+  emb: np.ndarray     # (192,) L2-normalised, or None (too little speech to embed)
+  secs: float         # clean (single-speaker) speech behind emb
+  parts: list = dataclasses.field(default_factory=list)  # [(segment index, emb)], segment_parts
+
+
+def solo_regions(segs, key):
+  """[(start, end)] where `key` speaks and no other label of `segs` [(s, e, label)] does."""
+  mine = sorted((s, e) for s, e, k in segs if k == key)
+  others = sorted((s, e) for s, e, k in segs if k != key)
+  out = []
+  for s, e in mine:
+    pieces = [(s, e)]
+    for os_, oe in others:
+      pieces = [p for a, b in pieces
+                for p in ((a, min(b, os_)), (max(a, oe), b)) if p[1] - p[0] > 1e-6]
+    out += pieces
+  return out
+
+
+def clip_for(wave, sr, segs, key):
+  """The audio to embed for `key` in a chunk: its solo speech joined, else (when that is under
+  MIN_CLIP_SECS) all its speech; -> (clip, seconds of solo speech)."""
+  solo = solo_regions(segs, key)
+  regions = solo if sum(e - s for s, e in solo) >= MIN_CLIP_SECS else [
+      (s, e) for s, e, k in segs if k == key]
+  parts = [wave[int(s * sr):int(e * sr)] for s, e in regions]
+  clip = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+  return clip, sum(e - s for s, e in solo)
+
+
+def fit_clip(clip, sr):
+  """`clip` cut to the longest CLIP_SECS it fills, or repeated up to the shortest; None if it
+  has under MIN_CLIP_SECS of audio."""
+  if len(clip) < MIN_CLIP_SECS * sr:
+    return None
+  n = max([int(c * sr) for c in CLIP_SECS if c * sr <= len(clip)], default=int(CLIP_SECS[0] * sr))
+  if len(clip) < n:
+    clip = np.tile(clip, -(-n // len(clip)))
+  return np.asarray(clip[:n], np.float32)
+
+
+def embed(campp, clip, sr):
+  """A clip -> its L2-normalised CAM++ embedding (192,), or None when it is too short."""
+  from drzjax.nets import campplus  # noqa: PLC0415 - jax only when linking
+  x = fit_clip(clip, sr)
+  if x is None:
+    return None
+  e = np.asarray(campplus.embed(campp, x[None]))[0].astype(np.float64)
+  return e / max(np.linalg.norm(e), 1e-12)
+
+
+def segment_parts(campp, wave, sr, segs, key, first_index):
+  """Embeddings of `key`'s segments in a chunk (segs: [(s, e, label)], chunk-local; segment i
+  of segs is segment first_index + i of the file) whose solo part is at least SEGMENT_SECS:
+  -> [(segment index, embedding)]."""
+  out = []
+  for i, (s, e, k) in enumerate(segs):
+    if k != key:
+      continue
+    others = [x for j, x in enumerate(segs) if j != i]
+    solo = solo_regions([(s, e, "me")] + [(a, b, "other") for a, b, _ in others], "me")
+    if sum(b - a for a, b in solo) >= SEGMENT_SECS:
+      clip = np.concatenate([wave[int(a * sr):int(b * sr)] for a, b in solo])
+      out.append((first_index + i, embed(campp, clip, sr)))
+  return out
+
+
+def refine(units, labels, margin=REFINE_MARGIN):
+  """Segments that sound more like another speaker than their own: {segment index: cluster}
+  for each unit part whose similarity to another cluster's centroid beats its own by margin."""
+  cents = centroids(units, labels)
+  out = {}
+  for u, c in zip(units, labels):
+    for i, e in u.parts:
+      sims = {k: float(v @ e) for k, v in cents.items()}
+      best = max(sims, key=sims.get)
+      if best != c and sims[best] - sims.get(c, -1.0) >= margin:
+        out[i] = best
+  return out
+
+
+def _unit_centroid(units, members):
+  """The speech-weighted mean of the members' embeddings, L2-normalised."""
+  v = sum(max(units[i].secs, 1e-3) * units[i].emb for i in members)
+  return v / max(np.linalg.norm(v), 1e-12)
+
+
+def cluster(units, threshold=THRESHOLD, num_speakers=0, min_speakers=0, max_speakers=0,
+            same_chunk_threshold=SAME_CHUNK_THRESHOLD, min_share=MIN_SHARE):
+  """Agglomerative clustering of units -> one cluster index per unit (0, 1, ... in order of
+  first appearance).
+
+  Units of one group start together. The most similar pair of clusters (cosine of
+  speech-weighted centroids) merges while its similarity is at least `threshold`, or while
+  there are more clusters than num_speakers / max_speakers, and never below num_speakers /
+  min_speakers; two clusters holding letters of one chunk (the decoder said: two voices) merge
+  only at `same_chunk_threshold` or above. Units with under MIN_SEED_SECS of solo speech do not
+  found clusters: each joins the most similar cluster it may join afterwards (a new one only
+  when it may join none). Units without an embedding join the largest cluster they may join.
+  Last, a cluster of one chunk holding under `min_share` of the file's solo speech joins the
+  cluster most similar to it.
+  """
+  if not units:
+    return []
+  target_max = num_speakers or max_speakers
+  target_min = num_speakers or min_speakers
+  seeds = [i for i, u in enumerate(units) if u.emb is not None and u.secs >= MIN_SEED_SECS]
+  if not seeds:
+    seeds = [i for i, u in enumerate(units) if u.emb is not None]
+  seed_set = set(seeds)
+  groups = {}
+  for i in seeds:
+    groups.setdefault(units[i].group, []).append(i)
+  clusters = list(groups.values())
+  chunks = [{units[i].chunk for i in c} for c in clusters]
+  cents = [_unit_centroid(units, c) for c in clusters]
+
+  def clash(a, b):
+    return bool(chunks[a] & chunks[b])
+
+  while len(clusters) > max(1, target_min):
+    best, pair = -np.inf, None
+    for a in range(len(clusters)):
+      for b in range(a + 1, len(clusters)):
+        sim = float(cents[a] @ cents[b])
+        if sim > best and (sim >= same_chunk_threshold or not clash(a, b)):
+          best, pair = sim, (a, b)
+    if pair is None or (best < threshold and not (target_max and len(clusters) > target_max)):
+      break
+    a, b = pair
+    clusters[a] += clusters.pop(b)
+    chunks[a] |= chunks.pop(b)
+    cents.pop(b)
+    cents[a] = _unit_centroid(units, clusters[a])
+  label = {}
+  for c, members in enumerate(clusters):
+    for i in members:
+      label[i] = c
+  # The rest: nearest allowed cluster (embedded first, most speech first), else a new one.
+  rest = sorted((i for i in range(len(units)) if i not in seed_set),
+                key=lambda i: (units[i].emb is None, -units[i].secs))
+  of_group = {units[i].group: label[i] for i in seeds}
+  for i in rest:
+    u = units[i]
+    allowed = [c for c in range(len(clusters)) if u.chunk not in chunks[c] or (
+        u.emb is not None and float(cents[c] @ u.emb) >= same_chunk_threshold)]
+    if of_group.get(u.group) in allowed:  # its group (a prompt name) already has a speaker
+      c = of_group[u.group]
+    elif allowed and u.emb is not None:
+      c = max(allowed, key=lambda c: float(cents[c] @ u.emb))
+    elif allowed:
+      c = max(allowed, key=lambda c: sum(units[j].secs for j in clusters[c]))
+    else:
+      clusters.append([])
+      chunks.append(set())
+      cents.append(u.emb if u.emb is not None else np.zeros(EMBED_DIM))
+      c = len(clusters) - 1
+    clusters[c].append(i)
+    chunks[c].add(u.chunk)
+    label[i] = c
+    of_group.setdefault(u.group, c)
+  # A speaker heard in one chunk only, with little of the file's speech, is most often a voice
+  # the decoder split in two there: it joins the nearest speaker, whatever the chunk says.
+  total = sum(u.secs for u in units) or 1.0
+  for c in range(len(clusters)):
+    members = clusters[c]
+    if (sum(map(bool, clusters)) > max(1, target_min) and members and len(chunks[c]) == 1
+        and sum(units[i].secs for i in members) < min_share * total):
+      others = [o for o in range(len(clusters)) if o != c and clusters[o]]
+      if others:
+        o = max(others, key=lambda o: float(cents[o] @ cents[c]))
+        for i in members:
+          label[i] = o
+        clusters[o] += members
+        chunks[o] |= chunks[c]
+        clusters[c] = []
+  # Renumber by first appearance.
+  order = {}
+  for i in range(len(units)):
+    order.setdefault(label[i], len(order))
+  return [order[label[i]] for i in range(len(units))]
+
+
+def centroids(units, labels):
+  """{cluster: speech-weighted L2-normalised centroid} over the embedded units."""
+  out = {}
+  for c in sorted(set(labels)):
+    members = [i for i, l in enumerate(labels) if l == c and units[i].emb is not None]
+    if members:
+      out[c] = _unit_centroid(units, members)
+  return out
+
+
+def name_clusters(units, labels, enrolled, threshold=ENROLL_THRESHOLD):
+  """File speakers -> enrolled names: each cluster (labels, as `cluster` gives) takes the name
+  of the most similar enrolled centroid ({name: embedding}) if the similarity is at least
+  `threshold`, best matches first. Several clusters may take one name (a voice the clustering
+  split), unless they hold letters of one chunk. -> {cluster: name}."""
+  cents = centroids(units, labels)
+  chunks = {}
+  for u, c in zip(units, labels):
+    chunks.setdefault(c, set()).add(u.chunk)
+  pairs = sorted(((float(e @ enrolled[n]), c, n) for c, e in cents.items() for n in enrolled),
+                 key=lambda x: -x[0])
+  out, taken = {}, {}
+  for sim, c, n in pairs:
+    if sim < threshold:
+      break
+    if c in out or chunks[c] & taken.get(n, set()):
+      continue
+    out[c] = n
+    taken[n] = taken.get(n, set()) | chunks[c]
+  return out
+
+
+def enrolled_centroids(campp, clips, sr):
+  """[(name, clip)] (a name may come several times) -> {name: L2-normalised mean embedding}."""
+  sums = {}
+  for name, clip in clips:
+    e = embed(campp, clip, sr)
+    if e is None:
+      raise ValueError(f"enrollment clip for {name} has under {MIN_CLIP_SECS} s of speech")
+    w = min(len(clip) / sr, CLIP_SECS[-1])
+    sums[name] = sums.get(name, 0) + w * e
+  return {n: v / max(np.linalg.norm(v), 1e-12) for n, v in sums.items()}
