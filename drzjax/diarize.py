@@ -42,7 +42,7 @@ DECODERS = ("tokens", "frames")
 # the known voices), "embeddings" (chunks decoded alone, letters joined by speaker embeddings,
 # drzjax/linking.py) or "both" (prompts, then embeddings join what the prompts split).
 LINKINGS = ("prompts", "embeddings", "both")
-DEFAULT_LINKING = "both"
+DEFAULT_LINKING = "embeddings"
 
 
 @dataclasses.dataclass
@@ -113,6 +113,30 @@ def clip_segments(segments, duration):
   return sorted(out, key=lambda x: (x[0], x[1], str(x[2])))
 
 
+def fill_speech(segments, speech, min_secs=0.1):
+  """Speech the decoder left without a speaker -> its nearest speaker in time.
+
+  segments: [(start, end, name)]; speech: [(start, end)] from the segmentation network
+  (data/neural_vad.py). Each stretch of `speech` of at least min_secs that no segment covers
+  becomes a segment of the speaker whose segment is nearest to its middle. The decoder misses
+  about a fifth of real meeting speech that this network hears (MODEL.md, "Linking"); nothing
+  is added to a file where the decoder heard nobody."""
+  if not segments:
+    return segments
+  covered = intervals.merge((s, e) for s, e, _ in segments)
+  out = list(segments)
+  for a, b in speech:
+    pieces = [(a, b)]
+    for s, e in covered:
+      pieces = [p for x, y in pieces for p in ((x, min(y, s)), (max(x, e), y)) if p[1] - p[0] > 1e-9]
+    for x, y in pieces:
+      if y - x >= min_secs:
+        mid = (x + y) / 2
+        near = min(segments, key=lambda t: max(t[0] - mid, mid - t[1], 0.0))
+        out.append((x, y, near[2]))
+  return sorted(out, key=lambda x: (x[0], x[1], str(x[2])))
+
+
 def _join(segments, gap):
   """Merge one speaker's segments that touch or are within `gap` (a chunk boundary cut)."""
   return intervals.merge_by_label(segments, gap)
@@ -146,6 +170,7 @@ class Diarizer:
       raise ValueError(f"linking={linking!r}: choose one of {LINKINGS}")
     self.model, self.params, self.config, self.decoder = model, params, config, decoder
     self.linking = linking
+    self.fill = True  # give speech the decoder left unlabelled to its nearest speaker
     self.step = 0
     self.vocab = model.cfg.vocab
     self.sr = model.cfg.sample_rate
@@ -214,18 +239,20 @@ class Diarizer:
     if uri is None:
       uri = (os.path.splitext(os.path.basename(source))[0] if isinstance(source, str)
              else "audio")
-    segments, units, duration = self.chunks(source, num_speakers, min_speakers, max_speakers,
-                                            beam, enroll, linking)
+    segments, units, speech, duration = self.chunks(
+        source, num_speakers, min_speakers, max_speakers, beam, enroll, linking)
     if linking != "prompts":
       segments = self.link(segments, units, enroll, num_speakers, min_speakers, max_speakers)
+    if self.fill:
+      segments = fill_speech(segments, speech)
     return Diarization(uri, duration,
                        _join(clip_segments(segments, duration), 2 * self.vocab.bin_secs))
 
   def chunks(self, source, num_speakers=0, min_speakers=0, max_speakers=0, beam=1, enroll=(),
              linking="prompts"):
     """The chunk loop -> (segments [(start, end, label)], linking.Unit per voice per chunk,
-    seconds read). Labels are speaker names for linking="prompts", else (chunk, name) keys
-    for `link`."""
+    speech regions [(start, end)] by the segmentation network (with `fill`), seconds read).
+    Labels are speaker names for linking="prompts", else (chunk, name) keys for `link`."""
     use_prompts, use_embeddings = linking != "embeddings", linking != "prompts"
     n_chunk = self.model.cfg.num_samples
     stream = _Stream(source, self.sr, n_chunk)
@@ -237,7 +264,7 @@ class Diarizer:
     known = [_Speaker(name, clip) for name, clip in clips.items()] if use_prompts else []
     new_names = iter(tokens.letter(i) for i in range(10 ** 6))
     slots = self.vocab.speakers
-    segments, units, t0, n = [], [], 0.0, 0
+    segments, units, speech, t0, n = [], [], [], 0.0, 0
     one_chunk_total = None
     while not stream.exhausted():
       # ---- The prompt: known speakers (most recently heard last), then the new audio ----
@@ -260,6 +287,10 @@ class Diarizer:
       # The decoder pads a short last chunk with silence: what it says past the real audio (the
       # prompt plus this chunk) is not in the file, and would spill past the end once offset.
       segs = clip_segments(self._decode(wave, forced, *counts, beam), len(wave) / self.sr)
+      if self.fill:
+        from drzjax.data import neural_vad  # noqa: PLC0415 - jax only when diarizing
+        speech += [(t0 + a / self.sr, t0 + b / self.sr)
+                   for a, b in neural_vad.speech_regions(chunk, self.sr)]
       # ---- Letters -> speakers: k < len(prompt) is prompt speaker k, later letters are new ----
       names = {k: spk.name for k, spk in enumerate(prompt_spk)}
       heard, local, first = [], [], len(segments)
@@ -288,7 +319,7 @@ class Diarizer:
       known.sort(key=lambda spk: order.get(spk.name, -1))
       t0 += len(chunk) / self.sr
       n += 1
-    return segments, units, t0
+    return segments, units, speech, t0
 
   def link(self, segments, units, enroll=(), num_speakers=0, min_speakers=0, max_speakers=0,
            threshold=linking_lib.THRESHOLD, enroll_threshold=linking_lib.ENROLL_THRESHOLD,
@@ -356,6 +387,9 @@ def parse_args(argv):
                  help="how speakers keep their identity across chunks: prompts (clips of the "
                       "known voices open each chunk), embeddings (CAM++ speaker embeddings "
                       "join the chunks' letters) or both (default %(default)s)")
+  p.add_argument("--no-fill", dest="fill", action="store_false",
+                 help="leave speech the decoder gave no speaker unlabelled (default: the "
+                      "segmentation network's speech regions go to the nearest speaker)")
   args = p.parse_args(argv)
   if args.num_speakers and (args.min_speakers or args.max_speakers):
     p.error("give --num-speakers, or --min-speakers/--max-speakers, not both")
@@ -481,7 +515,7 @@ def main(argv=None):
   compile_cache.enable()  # a repeat run loads its compiled programs instead of compiling them
   try:
     d = Diarizer.load(args.workdir)
-    d.decoder, d.linking = args.decoder, args.linking
+    d.decoder, d.linking, d.fill = args.decoder, args.linking, args.fill
     slots = d.vocab.speakers
     for flag in ("num_speakers", "min_speakers", "max_speakers"):
       if args.linking == "prompts" and getattr(args, flag) > slots:

@@ -70,10 +70,16 @@ def parse_args(argv):
   m.add_argument("--linking", choices=("prompts", "embeddings", "both"), default=None,
                  help="long audio: how speakers keep identity across chunks (diarize --help); "
                       "default: diarize's")
+  m.add_argument("--no-fill", dest="fill", action="store_false",
+                 help="long audio: leave speech the decoder gave no speaker unlabelled "
+                      "(diarize --help)")
   m.add_argument("--batch", type=int, default=16, help="synthetic mixtures decoded at once")
   m.add_argument("--interrupt-max", type=float, help="synthetic: override data.interrupt_max")
   m.add_argument("--silence-max", type=float, help="synthetic: override data.silence_max")
-  m.add_argument("--mix-speakers", type=int, help="synthetic: override data.num_speakers")
+  m.add_argument("--mix-speakers", type=int,
+                 help="synthetic: override data.num_speakers; with --secs, a number above the "
+                      "model's data.num_speakers makes meetings of exactly that many voices, a "
+                      "few at a time, entering and leaving")
   m.add_argument("--noise-prob", type=float, help="synthetic: override data.noise_prob")
   m.add_argument("--hyp-out", metavar="DIR", help="also write the hypothesis RTTMs here")
   m.add_argument("--bank", metavar="PATH",
@@ -84,7 +90,8 @@ def parse_args(argv):
                       "--bank)")
   m.add_argument("--secs", type=float, default=0.0,
                  help="synthetic: score long conversations of this many seconds through "
-                      "diarize's chunked, prompted path, and report enrollment accuracy")
+                      "diarize's chunked path, and report enrollment accuracy and the "
+                      "speaker-count error")
   m.add_argument("--sweep", metavar="DIALS",
                  help="synthetic: DER per setting of each dial (overlap, noise, speakers, "
                       "loudness; comma-separated) -> OUT/sweep.csv, sweep.md, sweep_<dial>.png")
@@ -177,6 +184,7 @@ def diarize_and_score(args):
     d = diarize.Diarizer.load(args.workdir)
     d.decoder = args.decoder
     d.linking = args.linking or d.linking
+    d.fill = args.fill
     if args.sweep:
       from drzjax import sweep  # noqa: PLC0415
       sweep.run(d, args.sweep.split(","), args.out, num=args.num, batch=args.batch,
@@ -209,8 +217,11 @@ def _score_long(d, args, config):
   every voice enrolled (a clip from another utterance), the enrollment accuracy."""
   import numpy as np  # noqa: PLC0415
   from drzjax import scoring  # noqa: PLC0415 - jax: only the diarizing modes
+  # More voices than a chunk holds: meetings of exactly that many, a few at a time.
+  voices = args.mix_speakers if (args.mix_speakers or 0) > args.chunk_speakers else 0
+  config.data.num_speakers = min(config.data.num_speakers, args.chunk_speakers)
   mixtures, synth = scoring.heldout_mixtures(config, args.num, secs=args.secs,
-                                             bank_path=args.bank, split=args.split)
+                                             bank_path=args.bank, split=args.split, voices=voices)
   bank = synth.bank()
   refs, hyps, named = {}, {}, []
   for i, m in enumerate(mixtures):
@@ -250,6 +261,7 @@ def _score_long(d, args, config):
 def _score_synthetic_args(d, args):
   from drzjax import scoring  # noqa: PLC0415 - jax: only the diarizing modes
   config = d.config
+  args.chunk_speakers = config.data.num_speakers  # before --mix-speakers overrides it
   for flag, key in (("interrupt_max", "interrupt_max"), ("silence_max", "silence_max"),
                     ("mix_speakers", "num_speakers"), ("noise_prob", "noise_prob")):
     if getattr(args, flag) is not None:

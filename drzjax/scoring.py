@@ -55,11 +55,49 @@ def one_label_baseline(mixtures, collar=0.0):
   return der.score_corpus(refs, hyps, collar=collar)
 
 
-def heldout_mixtures(config, num, secs=None, bank_path=None, split=None):
+def meeting(synth, voices, secs, index, scene_voices=3):
+  """A long recording of exactly `voices` held-out voices entering and leaving: scenes of 20-60 s,
+  each a conversation of scene_voices of them (a window sliding along the file's voices in a
+  random order, so everyone speaks in some stretch and few at once), 0.5-2 s apart.
+  Deterministic in (the spec's seed, index); -> mixtures.Mixture."""
+  from drzjax.data import mixtures  # noqa: PLC0415
+  bank, spec = synth.bank(), synth.spec
+  pool = bank.speakers(spec.split)
+  if len(pool) < voices:
+    raise ValueError(f"{spec.bank_path}: a meeting of {voices} voices needs {voices} speakers; "
+                     f"the {spec.split} split has {len(pool)}")
+  rng = mixtures.rng_for(spec.seed, 10 ** 6 + index)  # apart from the short mixtures' indices
+  cast = [pool[i] for i in rng.choice(len(pool), voices, replace=False)]
+  sr = spec.mix.sample_rate
+  audio, segments, t, j = [], [], 0.0, 0
+  while t < secs:
+    length = min(rng.uniform(20.0, 60.0), secs - t)
+    if length < 2.0:
+      break
+    centre = (t + length / 2) / secs * (voices - 1)
+    lo = int(np.clip(round(centre - (scene_voices - 1) / 2), 0, max(voices - scene_voices, 0)))
+    scene = cast[lo:lo + scene_voices]
+    cfg = dataclasses.replace(spec.mix, min_secs=length, max_secs=length, crop_secs=0.0,
+                              num_speakers=len(scene), prompt_prob=0.0,
+                              speaker_weights=(0.0,) * (len(scene) - 2) + (1.0,),  # all of them
+                              max_segments=10 ** 6)
+    m = mixtures.make_conversation(bank, scene, spec.seed, 10 ** 6 + index * 1000 + j, cfg)
+    segments += [(t + a, t + b, w) for a, b, w in m.segments]
+    gap = rng.uniform(0.5, 2.0)
+    audio += [m.audio, np.zeros(int(gap * sr), np.float32)]
+    t += len(m.audio) / sr + gap
+    j += 1
+  speakers = list(dict.fromkeys(w for _, _, w in segments))
+  return mixtures.Mixture(np.concatenate(audio)[:int(secs * sr)],
+                          [x for x in segments if x[0] < secs], speakers)
+
+
+def heldout_mixtures(config, num, secs=None, bank_path=None, split=None, voices=0):
   """Held-out synthetic mixtures: the bank's test split (voices never trained on), the test
   stream seed (neither training's nor validation's). secs: long conversations of that length for
-  the chunked path (no prompt examples, no crop, no label budget). bank_path: another bank, all
-  of whose speakers are used (e.g. real voices the model never heard) unless `split` names one.
+  the chunked path (no prompt examples, no crop, no label budget); with `voices`, meetings of
+  exactly that many voices (`meeting`). bank_path: another bank, all of whose speakers are used
+  (e.g. real voices the model never heard) unless `split` names one.
   -> (mixtures, the pipeline.Synthesizer that made them)."""
   from drzjax.data import build  # noqa: PLC0415 - may build the embedded bank
   spec = pipeline.ExampleSpec.from_config(config, bank_path or build.default_bank(config),
@@ -77,6 +115,8 @@ def heldout_mixtures(config, num, secs=None, bank_path=None, split=None):
                               prompt_prob=0.0, max_segments=10 ** 6)
     spec = dataclasses.replace(spec, mix=mix)
   synth = pipeline.Synthesizer(spec)
+  if secs and voices:
+    return [meeting(synth, voices, secs, i, config.data.num_speakers) for i in range(num)], synth
   return [synth.mixture(i) for i in range(num)], synth
 
 

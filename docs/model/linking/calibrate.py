@@ -40,7 +40,7 @@ def main():
   bank = synth.bank()
   runs = []
   for i, m in enumerate(mixtures):
-    segs, units, _ = d.chunks(m.audio, linking=a.linking)
+    segs, units, _, _ = d.chunks(m.audio, linking=a.linking)
     enroll = []
     for w in m.speakers:
       utts = bank.utterances_of(w)
