@@ -16,6 +16,7 @@ length is not bounded by memory.
 Python:
   d = Diarizer.from_workdir("runs/base")
   result = d("meeting.wav", num_speakers=2)   # .segments [(start, end, name)], .annotation
+  result = d("call.wav", enroll={"alice": ["alice1.wav", "alice2.wav"], "bob": "bob.wav"})
 """
 import argparse
 import dataclasses
@@ -163,14 +164,15 @@ def _clean_clip(chunk, sr, segs, letter, secs):
 class Diarizer:
   """A trained model plus the chunking logic. Call it on a path or a 16 kHz float array."""
 
-  def __init__(self, model, params, config, decoder="tokens", linking=DEFAULT_LINKING):
+  def __init__(self, model, params, config, decoder="tokens", linking=DEFAULT_LINKING,
+               fill=True):
     if decoder not in DECODERS:
       raise ValueError(f"decoder={decoder!r}: choose one of {DECODERS}")
     if linking not in LINKINGS:
       raise ValueError(f"linking={linking!r}: choose one of {LINKINGS}")
     self.model, self.params, self.config, self.decoder = model, params, config, decoder
     self.linking = linking
-    self.fill = True  # give speech the decoder left unlabelled to its nearest speaker
+    self.fill = fill  # give speech the decoder left unlabelled to its nearest speaker
     self.step = 0
     self.vocab = model.cfg.vocab
     self.sr = model.cfg.sample_rate
@@ -231,11 +233,12 @@ class Diarizer:
                enroll=(), uri=None, linking=None):
     """Diarize a file path (streamed) or a float32 16 kHz mono array -> Diarization.
 
-    enroll: [(name, clip)], a name may come several times. linking: one of LINKINGS (default:
-    the Diarizer's)."""
+    enroll: {name: clip path, array or a list of them} or [(name, path or array)]: known voices,
+    named in the output. linking: one of LINKINGS (default: the Diarizer's)."""
     linking = linking or self.linking
     if linking not in LINKINGS:
       raise ValueError(f"linking={linking!r}: choose one of {LINKINGS}")
+    enroll = enrollment_pairs(enroll, self.sr)
     if uri is None:
       uri = (os.path.splitext(os.path.basename(source))[0] if isinstance(source, str)
              else "audio")
@@ -343,20 +346,71 @@ class Diarizer:
     return [(s, e, names[moved.get(i, of_key[k])]) for i, (s, e, k) in enumerate(segments)]
 
 
-def load_enrollment(specs, sample_rate):
-  """["NAME=clip.wav", ...] -> [(name, speech-only audio)]; errors name the spec."""
+MIN_ENROLL_SECS = 1.0  # of speech in an enrollment clip
+
+
+def enrollment_clip(name, path, sample_rate):
+  """One enrollment clip: its speech only; ValueError/AudioError naming the file when it cannot
+  be read, is silent or holds under MIN_ENROLL_SECS of speech."""
+  wave = audio_lib.load_audio(path, sample_rate)
+  regions = vad.speech_regions(wave, sample_rate)
+  if not len(regions):
+    raise ValueError(f"{path}: enrollment clip for {name} has no speech")
+  speech = np.concatenate([wave[a:b] for a, b in regions])
+  if len(speech) < MIN_ENROLL_SECS * sample_rate:
+    raise ValueError(f"{path}: enrollment clip for {name} has {len(speech) / sample_rate:.2f} s "
+                     f"of speech; at least {MIN_ENROLL_SECS:g} s needed")
+  return speech
+
+
+def enrollment_pairs(enroll, sample_rate):
+  """The Python API's enroll: {name: path, array or a list of them} or [(name, path or array)]
+  -> [(name, audio)] (paths read with `enrollment_clip`)."""
+  items = enroll.items() if isinstance(enroll, dict) else enroll
   out = []
+  for name, clips in items:
+    for clip in clips if isinstance(clips, (list, tuple)) else [clips]:
+      out.append((name, enrollment_clip(name, clip, sample_rate) if isinstance(clip, str)
+                  else np.asarray(clip, np.float32)))
+  return out
+
+
+def load_enrollment(specs, sample_rate):
+  """["NAME=clip.wav", ...] -> ([(name, speech-only audio, path)], [problem lines]).
+
+  A spec that is not NAME=clip.wav is a usage error (ValueError). A clip that cannot be read, is
+  silent or is too short is left out, with a line naming it: the inputs are still diarized
+  with the other voices, and the run exits non-zero."""
+  out, problems = [], []
   for spec in specs:
     if "=" not in spec:
       raise ValueError(f"--enroll {spec!r}: expected NAME=clip.wav")
     name, path = spec.split("=", 1)
     if not name or any(c.isspace() for c in name):  # RTTM speaker names are one field
       raise ValueError(f"--enroll {spec!r}: NAME must be non-empty and contain no whitespace")
-    wave = audio_lib.load_audio(path, sample_rate)
-    regions = vad.speech_regions(wave, sample_rate)
-    if not len(regions):
-      raise ValueError(f"{path}: enrollment clip for {name} has no speech")
-    out.append((name, np.concatenate([wave[a:b] for a, b in regions])))
+    try:
+      out.append((name, enrollment_clip(name, path, sample_rate), path))
+    except (audio_lib.AudioError, ValueError, OSError) as e:
+      problems.append(f"{e if path in str(e) else f'{path}: {e}'}; {name} left out")
+  return out, problems
+
+
+def enrollment_conflicts(campp, clips, sample_rate):
+  """A name given several clips that do not sound like one voice (the lowest similarity between
+  two of them under linking.ENROLL_THRESHOLD): {name: problem line}. clips: [(name, audio,
+  path)]."""
+  by_name = {}
+  for name, audio, path in clips:
+    by_name.setdefault(name, []).append((linking_lib.embed(campp, audio, sample_rate), path))
+  out = {}
+  for name, embs in by_name.items():
+    for i in range(len(embs)):
+      for j in range(i + 1, len(embs)):
+        sim = float(embs[i][0] @ embs[j][0])
+        if sim < linking_lib.ENROLL_THRESHOLD and name not in out:
+          out[name] = (f"--enroll {name}: {embs[i][1]} and {embs[j][1]} do not sound like one "
+                       f"voice (similarity {sim:.2f} < {linking_lib.ENROLL_THRESHOLD}); {name} "
+                       "left out")
   return out
 
 
@@ -522,7 +576,14 @@ def main(argv=None):
         raise ValueError(f"--{flag.replace('_', '-')}={getattr(args, flag)}: the model has "
                          f"{slots} speaker slots (--linking=embeddings or both counts speakers "
                          "over the whole file)")
-    enroll = load_enrollment(args.enroll, d.sr)
+    enroll, enroll_problems = load_enrollment(args.enroll, d.sr)
+    if args.linking != "prompts":
+      conflicts = enrollment_conflicts(d.campp(), enroll, d.sr)
+      enroll_problems += list(conflicts.values())
+      enroll = [x for x in enroll if x[0] not in conflicts]
+    enroll = [(name, audio) for name, audio, _ in enroll]
+    for problem in enroll_problems:
+      logging.error("error: %s", problem)
     os.makedirs(args.out, exist_ok=True)
   except (FileNotFoundError, ValueError, audio_lib.AudioError, checkpoint.CheckpointMismatch,
           OSError) as e:
@@ -561,6 +622,9 @@ def main(argv=None):
                  dt / max(r.duration, 1e-9), (i + 1) / (time.time() - t_all))
   if failed:
     sys.exit(failure_summary(args.files, failed))
+  if enroll_problems:
+    sys.exit(f"error: {len(enroll_problems)} enrollment problem(s) (see above); the files were "
+             "diarized without those voices")
 
 
 if __name__ == "__main__":

@@ -77,7 +77,10 @@ class OracleDiarizer(diarize.Diarizer):
 def oracle(max_secs=8.0):
   cfg = model_lib.ModelConfig(vocab_size=256, speaker_slots=4, max_secs=max_secs,
                               max_label_len=64, d_model=32, num_layers=1, num_heads=2)
-  return OracleDiarizer(model_lib.DiarizationTransformer(cfg), None, None)
+  # The prompt mechanism alone: CAM++ cannot tell harmonic tones apart, and the segmentation
+  # network's speech regions are not the oracle's.
+  return OracleDiarizer(model_lib.DiarizationTransformer(cfg), None, None, linking="prompts",
+                        fill=False)
 
 
 def mapped_der(ref, hyp):
@@ -195,7 +198,8 @@ def test_segments_past_the_audio_are_clipped_per_chunk(secs):
   cfg = model_lib.ModelConfig(vocab_size=256, speaker_slots=4, max_secs=8.0,
                               max_label_len=64, d_model=32, num_layers=1, num_heads=2)
   wave = harmonic_voice(np.random.default_rng(5), 120.0, int(secs * SR))
-  r = GhostDiarizer(model_lib.DiarizationTransformer(cfg), None, None)(wave)
+  r = GhostDiarizer(model_lib.DiarizationTransformer(cfg), None, None, linking="prompts",
+                    fill=False)(wave)
   assert abs(r.duration - secs) < 1e-6
   _assert_valid(r.segments, r.duration)
   assert {s[2] for s in r.segments} <= {"A", "B"}  # no one heard only in the padding
@@ -308,7 +312,7 @@ def test_cli_duplicate_and_spaced_names_all_written(tiny_run, tmp_path):
     (["--beam=-2"], "--beam must be >= 1"),
     (["--min-speakers=3", "--max-speakers=2"], "is more than --max-speakers"),
     (["--num-speakers=-1"], "--num-speakers must be >= 0"),
-    (["--num-speakers=100"], "speaker slots"),
+    (["--num-speakers=100", "--linking=prompts"], "speaker slots"),
 ])
 def test_cli_bad_flags_are_one_line_errors(tiny_run, tmp_path, flags, needle):
   r = _cli(f"--workdir={tiny_run}", _some_wav(tmp_path), *flags)
@@ -436,3 +440,46 @@ def test_plot_draws_reference_and_result_lanes():
   assert diarize.reference_for({"ref_name": ref}, "talk", 1) == ref
   assert diarize.reference_for({"ref_name": ref}, "talk", 2) is None
   assert diarize.reference_for({"a": ref, "b": []}, "talk", 1) is None
+
+
+def test_cli_bad_enrollment_clips_are_named_and_the_files_still_diarized(tiny_run, tmp_path):
+  """Issue "Who is who", bad input: a silent clip, one under a second of speech, an unreadable
+  one and a name given two different voices each get one line naming them; both inputs are
+  still diarized (with the good enrollment) and the exit status says something was wrong."""
+  rng = np.random.default_rng(11)
+  here = os.path.join(ROOT, "tests", "data", "librispeech")
+  man = os.path.join(here, "1688", "142285", "1688-142285-0005.flac")
+  woman = os.path.join(here, "367", "130732", "367-130732-0008.flac")
+  sf.write(tmp_path / "silent.wav", np.zeros(2 * SR, np.float32), SR)
+  sf.write(tmp_path / "short.wav", harmonic_voice(rng, 120.0, SR // 2), SR)
+  (tmp_path / "broken.wav").write_bytes(b"RIFF not really a wave file")
+  for name in ("a", "b"):
+    sf.write(tmp_path / f"{name}.wav", harmonic_voice(rng, 110.0, 3 * SR), SR)
+  r = _cli(f"--workdir={tiny_run}", str(tmp_path / "a.wav"), str(tmp_path / "b.wav"),
+           f"--out={tmp_path / 'o'}", f"--enroll=sam={tmp_path / 'silent.wav'}",
+           f"--enroll=tim={tmp_path / 'short.wav'}", f"--enroll=bo={tmp_path / 'broken.wav'}",
+           f"--enroll=ann={man}", f"--enroll=ann={woman}", f"--enroll=joe={man}")
+  assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+  lines = [x for x in r.stderr.splitlines() if "error:" in x]
+  for needle in (f"{tmp_path / 'silent.wav'}: enrollment clip for sam has no speech",
+                 f"{tmp_path / 'short.wav'}: enrollment clip for tim has 0.",
+                 f"{tmp_path / 'broken.wav'}", "--enroll ann: ", "do not sound like one voice"):
+    assert sum(needle in x for x in lines) == 1, (needle, r.stderr)
+  assert "joe" not in r.stderr
+  assert (tmp_path / "o" / "a.rttm").exists() and (tmp_path / "o" / "b.rttm").exists()
+
+
+def test_python_api_takes_enrollment_as_a_dict(tmp_path):
+  rng = np.random.default_rng(12)
+  clip = harmonic_voice(rng, F0S["q"], 3 * SR)
+  sf.write(tmp_path / "q.wav", clip, SR)
+  assert [n for n, _ in diarize.enrollment_pairs(
+      {"alice": [str(tmp_path / "q.wav"), clip], "bob": clip}, SR)] == ["alice", "alice", "bob"]
+  wave, _ = conversation(rng, 30.0)
+  a = oracle()(wave, enroll={"alice": str(tmp_path / "q.wav")}).segments
+  b = oracle()(wave, enroll=[("alice", diarize.enrollment_clip("alice", str(tmp_path / "q.wav"),
+                                                                SR))]).segments
+  assert a == b and "alice" in {s[2] for s in a}
+  sf.write(tmp_path / "hush.wav", np.zeros(SR, np.float32), SR)
+  with pytest.raises(ValueError, match="hush.wav: enrollment clip for carl has no speech"):
+    oracle()(wave, enroll={"carl": str(tmp_path / "hush.wav")})
