@@ -78,7 +78,9 @@ def test_rooms_have_the_rt60_they_were_drawn_with(tmp_path, monkeypatch):
   ~1/d loud, and a room read back from the disk cache equals the simulated one."""
   from pyroomacoustics.experimental import measure_rt60  # noqa: PLC0415
   monkeypatch.setenv("DRZJAX_ROOMS_DIR", str(tmp_path))
-  for i in (0, 2, 4):  # short to middling RT60s: a 0.9 s room takes seconds to simulate
+  # Quick rooms (a 0.9 s one takes seconds); in room 6 (9 x 4 x 2.6 m) and 9 the image-source
+  # decay alone is 14-44% slower than drawn.
+  for i in (0, 6, 9):
     r = rooms.simulate(i, SR)
     assert rooms.RT60[0] <= r.rt60 <= rooms.RT60[1]
     assert np.all((r.distances >= 0.5) & (r.distances <= 4.0)) and len(r.responses) == 4
