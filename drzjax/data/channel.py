@@ -203,9 +203,14 @@ def _babble(rng, bank, speakers, chosen, n, sr):
     x = bank.audio(utts[int(rng.integers(len(utts)))])
     if len(x) == 0:
       continue
-    x = np.tile(x, n // len(x) + 2)
-    start = int(rng.integers(len(x) - n))
-    out += x[start:start + n] / max(float(np.sqrt(np.mean(x ** 2))), 1e-5)
+    # The utterance looped from a random point, read in place (no tiled copy to n samples).
+    start = int(rng.integers(len(x) * (n // len(x) + 2) - n)) % len(x)
+    gain = np.float32(1 / max(float(np.sqrt(np.mean(x ** 2))), 1e-5))
+    pos = 0
+    while pos < n:
+      m = min(len(x) - start, n - pos)
+      out[pos:pos + m] += x[start:start + m] * gain
+      pos, start = pos + m, 0
   return scipy.signal.lfilter(np.float32([0.3]), np.float32([1, -0.7]), out)  # far: darker
 
 
