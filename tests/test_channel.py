@@ -92,12 +92,12 @@ def test_rooms_have_the_rt60_they_were_drawn_with(tmp_path, monkeypatch):
     # Nearer is louder (energy at the microphone, the gains the mixture applies).
     order = np.argsort(r.distances)
     assert r.gains[order[0]] > r.gains[order[-1]]
-  rooms.room.cache_clear()
+  rooms.clear()
   built = rooms.room(2, SR)
   assert os.path.exists(rooms.cache_path(2, SR))
-  rooms.room.cache_clear()
+  rooms.clear()
   loaded = rooms.room(2, SR)  # from the file this time
-  rooms.room.cache_clear()
+  rooms.clear()
   assert loaded is not built and loaded.rt60 == built.rt60
   for a, b in zip(loaded.responses, built.responses):
     np.testing.assert_array_equal(a, b)

@@ -23,6 +23,7 @@ sound at d metres, so a far talker is quieter at the microphone than a near one
 """
 import dataclasses
 import functools
+import importlib.metadata
 import os
 import sys
 import tempfile
@@ -112,10 +113,16 @@ def simulate(index, sr):
 
 
 def cache_path(index, sr):
-  import pyroomacoustics as pra  # noqa: PLC0415
+  # The version from the package metadata: importing pyroomacoustics takes ~1 s, which a worker
+  # that only reads cached rooms should not pay.
   base = os.path.expanduser(os.environ.get("DRZJAX_ROOMS_DIR", "~/.cache/drzjax/rooms"))
-  return os.path.join(base, f"v{VERSION}-pra{pra.__version__}-seed{POOL_SEED}-sr{sr}",
+  return os.path.join(base, f"v{VERSION}-pra{_pra_version()}-seed{POOL_SEED}-sr{sr}",
                       f"room{int(index):04d}.npz")
+
+
+@functools.lru_cache(maxsize=None)
+def _pra_version():
+  return importlib.metadata.version("pyroomacoustics")
 
 
 def _save(path, r):
@@ -140,9 +147,33 @@ def _load(path):
     return Room(float(z["rt60"]), z["dims"], z["distances"], z["gains"], tuple(hs))
 
 
-@functools.lru_cache(maxsize=None)
 def room(index, sr):
-  """Room `index` (0 <= index < NUM_ROOMS): from memory, else the disk cache, else simulated."""
+  """Room `index` (0 <= index < NUM_ROOMS): from memory, else the disk cache, else simulated.
+  The first call of a process reads every room already cached (200: ~1 s), so that a worker
+  pays that once at its start rather than a file read now and then for its first minutes."""
+  pool = _pool(os.path.dirname(cache_path(0, sr)), sr)
+  if index not in pool:
+    pool[index] = _load_or_build(index, sr)
+  return pool[index]
+
+
+@functools.lru_cache(maxsize=None)
+def _pool(directory, sr):
+  """{index: Room} of the rooms cached in `directory` (the key: tests move the cache)."""
+  del directory  # in the key only
+  pool = {}
+  for i in range(NUM_ROOMS):
+    if os.path.exists(cache_path(i, sr)):
+      pool[i] = _load_or_build(i, sr)
+  return pool
+
+
+def clear():
+  """Forget the rooms held in memory (tests)."""
+  _pool.cache_clear()
+
+
+def _load_or_build(index, sr):
   path = cache_path(index, sr)
   try:
     return _load(path)
