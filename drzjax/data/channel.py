@@ -118,30 +118,21 @@ class Response:
   delay: int = 0
   names: tuple = ()
   gain: float = 1.0
+  spec: np.ndarray = dataclasses.field(default=None, repr=False, compare=False)
+
+  def __post_init__(self):
+    # A short response's spectrum, once per voice (its turns share it). 2048 points: blocks of
+    # ~1900 samples, the fastest of 512..8192 for a 129-tap EQ here.
+    if self.h is not None and len(self.h) <= SHORT and self.spec is None:
+      object.__setattr__(self, "spec", scipy.fft.rfft(self.h, 2048))
 
   def __call__(self, x):
     """x through h, same length, the delay taken out so that labels stay put."""
     if self.h is None or len(x) == 0:
       return x
-    if len(self.h) <= SHORT:
-      return _overlap_add(x, *_spectrum(self.h), self.delay)
+    if self.spec is not None:
+      return _overlap_add(x, self.h, self.spec, self.delay)
     return scipy.signal.fftconvolve(x, self.h)[self.delay:self.delay + len(x)].astype(np.float32)
-
-
-def _spectrum(h):
-  """(h, its spectrum at a 2048-point FFT), computed once per response (a voice's turns share
-  it). 2048 points: blocks of ~1900 samples, the fastest of 512..8192 for a 129-tap EQ here."""
-  key = id(h)
-  hit = _SPECTRA.get(key)
-  if hit is None or hit[0] is not h:
-    n = max(2048, 1 << math.ceil(math.log2(2 * len(h))))
-    hit = _SPECTRA[key] = (h, scipy.fft.rfft(h, n))
-    if len(_SPECTRA) > 64:  # the voices of a few mixtures; older ones are not asked again
-      del _SPECTRA[next(iter(_SPECTRA))]
-  return hit
-
-
-_SPECTRA = {}
 
 
 def _overlap_add(x, h, spec, delay):
