@@ -123,6 +123,26 @@ def test_voices_of_a_mixture_share_a_room_at_different_places():
     channel.voice_responses(np.random.default_rng(0), cfg, SR, 1, room="cathedral")
 
 
+def test_room_mixtures_are_a_function_of_seed_and_index(bank, tmp_path, monkeypatch):
+  """The same (seed, index) gives the same audio with the rooms in memory, read back from the
+  disk cache (another process, a resume) or simulated afresh (another machine)."""
+  cfg = dataclasses.replace(TINY, channel=dataclasses.replace(channel.OFF, reverb_prob=1.0))
+  speakers = bank.speakers("train")
+  a = mixtures.make_conversation(bank, speakers, 0, 3, cfg)
+  assert a.channel and a.channel[0].startswith("reverb x")
+  rooms.clear()
+  b = mixtures.make_conversation(bank, speakers, 0, 3, cfg)  # from the disk cache
+  monkeypatch.setenv("DRZJAX_ROOMS_DIR", str(tmp_path))
+  rooms.clear()
+  c = mixtures.make_conversation(bank, speakers, 0, 3, cfg)  # simulated again
+  rooms.clear()
+  for m in (b, c):
+    np.testing.assert_array_equal(a.audio, m.audio)
+    assert a.segments == m.segments
+  assert not np.array_equal(mixtures.make_conversation(bank, speakers, 0, 4, cfg).audio[:1000],
+                            a.audio[:1000])
+
+
 def test_floor_pool_is_fixed_and_coloured():
   """The floor's pool is the same in every process (a fixed seed), each row has unit power and
   the colours go from flat to dark; a floor longer than the pool wraps without a seam."""
