@@ -53,6 +53,9 @@ def get_config(arg=None):
   c.data.lead_prob = 0.15            # silence of any length before the first voice
   c.data.trail_prob = 0.15           # silence of any length after the last voice
   c.data.far_prob = 0.1              # the whole chunk 10-30 dB quieter (far-field, quiet talkers)
+  # Reverberation (channel.reverb_prob): "pyroomacoustics" = image-source rooms of a fixed pool
+  # (drzjax/data/rooms.py, RT60 0.2-0.9 s, talkers 0.5-4 m away); "synthetic" = decaying noise.
+  c.data.room = "pyroomacoustics"
   c.data.speaker_weights = ""        # e.g. "1,1" = P(2 spk)=P(3 spk); "" = uniform
   c.data.silence_max = 1.0           # gap before a turn is drawn from [-interrupt_max, silence_max]
   c.data.interrupt_max = 0.5

@@ -22,6 +22,7 @@ def read_config(path):
   d["model"].setdefault("frontend_trainable", False)
   for key in ("empty_prob", "solo_prob", "lead_prob", "trail_prob", "far_prob"):
     d.setdefault("data", {}).setdefault(key, 0.0)
+  d["data"].setdefault("room", "synthetic")  # reverb before the image-source rooms
   return ml_collections.ConfigDict(d)
 
 

@@ -92,3 +92,14 @@ def tiny_run(small_bank, tmp_path_factory):
                "--config.train.checkpoint_every=4")
   assert r.returncode == 0, r.stdout + r.stderr
   return wd
+
+
+@pytest.fixture(autouse=True, scope="session")
+def few_rooms():
+  """Mixtures in tests draw from the first 4 rooms of the pool (drzjax/data/rooms.py),
+  simulated once into the repository's .pytest_cache: the whole pool takes minutes to build."""
+  from drzjax.data import rooms  # noqa: PLC0415
+  with pytest.MonkeyPatch.context() as mp:
+    mp.setattr(rooms, "NUM_ROOMS", 4)
+    mp.setenv("DRZJAX_ROOMS_DIR", os.path.join(ROOT, ".pytest_cache", "rooms"))
+    yield

@@ -6,9 +6,13 @@ a channel:
 
 Per voice, drawn once (a person keeps their microphone and place in the room through the
 conversation): a random EQ (smooth gain curve over log frequency, with the low and high
-roll-offs of a cheap microphone) and reverberation (a synthetic room impulse response:
-exponentially decaying noise, high frequencies dying faster, after the direct sound). Both are
-folded into one impulse response per voice (`voice_response`), applied to each turn.
+roll-offs of a cheap microphone) and reverberation. The reverberant voices of one mixture share
+one room: with `room="pyroomacoustics"` (the default) a room of data/rooms.py's pool of
+image-source rooms (RT60 0.2-0.9 s), each voice at its own place in it, 0.5-4 m from the
+microphone and as loud as that distance makes it; with `room="synthetic"` the earlier
+hand-written response per voice (exponentially decaying noise, high frequencies dying faster,
+after the direct sound). EQ and room are folded into one impulse response per voice
+(`voice_responses`), applied to each turn.
 
 Per mixture (`apply`): sounds that are not speech and must not be labelled as anyone - babble of
 far voices, mains hum, clicks, breath-like bursts in the pauses -, a background floor so that
@@ -16,13 +20,24 @@ silence is never digital zero, and the telephone band (300-3400 Hz, 8-bit mu-law
 
 Every draw is guarded by its probability, so with all dials at 0 a mixture is exactly what it
 was without this module (same random stream).
+
+Speed (BENCHMARKS.md, "Channel effects"): short responses (the EQ alone) are applied by
+overlap-add with their spectrum computed once per voice; the floor is cut from a fixed pool of
+coloured noise built once per process from a fixed seed, not drawn and filtered per mixture;
+hum is one period tiled; the telephone band runs in float32.
 """
 import dataclasses
+import functools
+import math
 
 import numpy as np
+import scipy.fft
 import scipy.signal
 
 from drzjax.data import levels
+from drzjax.data import rooms
+
+ROOMS = ("pyroomacoustics", "synthetic")
 
 EFFECTS = ("eq", "reverb", "babble", "hum", "click", "breath", "floor", "telephone")
 
@@ -31,7 +46,7 @@ EFFECTS = ("eq", "reverb", "babble", "hum", "click", "breath", "floor", "telepho
 class ChannelConfig:
   """The dials; the defaults are configs/base.py's (the shipped model's recipe, MODEL.md)."""
   eq_prob: float = 0.5         # per voice: random EQ / microphone colouring
-  reverb_prob: float = 0.3     # per voice: synthetic room reverberation
+  reverb_prob: float = 0.3     # per voice: the voice is in the mixture's room (far-field)
   babble_prob: float = 0.2     # per mixture: far voices of other speakers, 15-30 dB down
   hum_prob: float = 0.1        # per mixture: 50/60 Hz mains hum with harmonics
   click_prob: float = 0.1      # per mixture: a few clicks / pops
@@ -91,31 +106,77 @@ def _room(rng, sr):
   return tail.astype(np.float32)
 
 
+SHORT = 1024  # responses up to this long go by overlap-add with a cached spectrum
+
+
 @dataclasses.dataclass(frozen=True)
 class Response:
-  """One voice's impulse response; `delay` samples of it are the EQ's linear-phase latency."""
+  """One voice's impulse response; `delay` samples of it come before the direct sound (the EQ's
+  linear-phase latency, the room's pre-ringing) and `gain` is the voice's level at the
+  microphone against the other voices of its room (1 out of a room)."""
   h: np.ndarray = None
   delay: int = 0
   names: tuple = ()
+  gain: float = 1.0
+  spec: np.ndarray = dataclasses.field(default=None, repr=False, compare=False)
+
+  def __post_init__(self):
+    # A short response's spectrum, once per voice (its turns share it). 2048 points: blocks of
+    # ~1900 samples, the fastest of 512..8192 for a 129-tap EQ here.
+    if self.h is not None and len(self.h) <= SHORT and self.spec is None:
+      object.__setattr__(self, "spec", scipy.fft.rfft(self.h, 2048))
 
   def __call__(self, x):
     """x through h, same length, the delay taken out so that labels stay put."""
     if self.h is None or len(x) == 0:
       return x
+    if self.spec is not None:
+      return _overlap_add(x, self.h, self.spec, self.delay)
     return scipy.signal.fftconvolve(x, self.h)[self.delay:self.delay + len(x)].astype(np.float32)
 
 
-def voice_response(rng, cfg, sr):
-  """One voice's channel, drawn once per voice per mixture."""
-  h, delay, names = None, 0, ()
-  if _draw(rng, cfg.eq_prob):
-    h = _eq_filter(rng, sr)
-    delay, names = (len(h) - 1) // 2, ("eq",)
-  if _draw(rng, cfg.reverb_prob):
-    room = _room(rng, sr)
-    h = room if h is None else np.convolve(h, room).astype(np.float32)
-    names += ("reverb",)
-  return Response(h, delay, names)
+def _overlap_add(x, h, spec, delay):
+  """x convolved with h (spectrum `spec`), samples [delay, delay + len(x)): blocks of x as one
+  batched FFT, the tails added to the next block."""
+  n_fft = 2 * (len(spec) - 1)
+  m, n = len(h), len(x)
+  b = n_fft - m + 1
+  nb = -(-(n + delay) // b)
+  xp = np.zeros(nb * b, np.float32)
+  xp[:n] = x
+  y = scipy.fft.irfft(scipy.fft.rfft(xp.reshape(nb, b), n_fft, axis=1) * spec, n_fft, axis=1)
+  out = np.zeros((nb + 1) * b, np.float32)
+  out[:nb * b] = y[:, :b].ravel()
+  out[b:b + nb * b].reshape(nb, b)[:, :m - 1] += y[:, b:]
+  return out[delay:delay + n]
+
+
+def voice_responses(rng, cfg, sr, n, room="pyroomacoustics"):
+  """The channels of a mixture's n voices, drawn once per mixture. The reverberant voices share
+  one room of the pool (drawn at the first of them), each at its own place while places last."""
+  if room not in ROOMS:
+    raise ValueError(f"data.room={room!r}: choose one of {', '.join(ROOMS)}")
+  out, where, places = [], None, []
+  for _ in range(n):
+    h, delay, names, gain = None, 0, (), 1.0
+    if _draw(rng, cfg.eq_prob):
+      h = _eq_filter(rng, sr)
+      delay, names = (len(h) - 1) // 2, ("eq",)
+    if _draw(rng, cfg.reverb_prob):
+      if room == "synthetic":
+        r = _room(rng, sr)
+      else:
+        if where is None:
+          where = rooms.room(int(rng.integers(rooms.NUM_ROOMS)), sr)
+          places = [int(k) for k in rng.permutation(rooms.POSITIONS)]
+        k = places.pop(0)
+        places.append(k)  # more voices than places: they share (never in base: 3 voices)
+        r, gain = where.responses[k], float(where.gains[k])
+        delay += rooms.PRE
+      h = r if h is None else scipy.signal.oaconvolve(h, r).astype(np.float32)
+      names += ("reverb",)
+    out.append(Response(h, delay, names, gain))
+  return out
 
 
 def _at_db_below(noise, p_speech, db):
@@ -133,19 +194,25 @@ def _babble(rng, bank, speakers, chosen, n, sr):
     x = bank.audio(utts[int(rng.integers(len(utts)))])
     if len(x) == 0:
       continue
-    x = np.tile(x, n // len(x) + 2)
-    start = int(rng.integers(len(x) - n))
-    out += x[start:start + n] / max(float(np.sqrt(np.mean(x ** 2))), 1e-5)
+    # The utterance looped from a random point, read in place (no tiled copy to n samples).
+    start = int(rng.integers(len(x) * (n // len(x) + 2) - n)) % len(x)
+    gain = np.float32(1 / max(float(np.sqrt(np.mean(x ** 2))), 1e-5))
+    pos = 0
+    while pos < n:
+      m = min(len(x) - start, n - pos)
+      out[pos:pos + m] += x[start:start + m] * gain
+      pos, start = pos + m, 0
   return scipy.signal.lfilter(np.float32([0.3]), np.float32([1, -0.7]), out)  # far: darker
 
 
 def hum(rng, n, sr):
-  t = np.arange(n, dtype=np.float32) / np.float32(sr)  # float32: these run over the mixture
-  f0 = 50.0 if rng.random() < 0.5 else 60.0
+  """50 or 60 Hz and 4 harmonics: one period (sr / gcd(sr, f0) samples) computed, then tiled."""
+  f0 = 50 if rng.random() < 0.5 else 60
   amps = rng.uniform(0.1, 1.0, 5) / np.arange(1, 6)
-  return sum(np.float32(a) * np.sin(np.float32(2 * np.pi * f0 * (k + 1)) * t
-                                    + np.float32(rng.uniform(0, 2 * np.pi)))
-             for k, a in enumerate(amps)).astype(np.float32)
+  t = np.arange(min(n, sr // math.gcd(sr, f0))) / sr
+  period = sum(a * np.sin(2 * np.pi * f0 * (k + 1) * t + rng.uniform(0, 2 * np.pi))
+               for k, a in enumerate(amps))
+  return np.resize(period.astype(np.float32), n)
 
 
 def clicks(rng, n, sr, level):
@@ -173,14 +240,42 @@ def _breaths(rng, n, sr, active):
   return out
 
 
+FLOOR_POLES = 1 - np.geomspace(0.5, 0.01, 8)  # one-pole low-pass colours, white-ish to brown
+FLOOR_SEED, FLOOR_LEN = 1919, 2 ** 18        # 16.4 s per colour, 8 MiB in all
+
+
+@functools.lru_cache(maxsize=None)
+def _floor_pool():
+  """(8, FLOOR_LEN) float32: unit-power noise through each pole of FLOOR_POLES, made in the
+  frequency domain so that every row is periodic: any circular slice of it is seamless. Built
+  once per process from a fixed seed, so a mixture's floor depends only on its own draws."""
+  rng = np.random.default_rng(FLOOR_SEED)
+  spec = scipy.fft.rfft(rng.standard_normal((len(FLOOR_POLES), FLOOR_LEN)), axis=1)
+  z = np.exp(-2j * np.pi * np.arange(spec.shape[1]) / FLOOR_LEN)
+  x = scipy.fft.irfft(spec / (1 - FLOOR_POLES[:, None] * z), FLOOR_LEN, axis=1)
+  return (x / np.sqrt(np.mean(x ** 2, axis=1, keepdims=True))).astype(np.float32)
+
+
+def _floor(rng, n):
+  """A background floor of n samples: a colour of the pool, from a random point, either way
+  round in time and sign. 20x cheaper than drawing and filtering n samples."""
+  pool = _floor_pool()
+  row = pool[int(rng.integers(len(pool)))]
+  at, flip = int(rng.integers(FLOOR_LEN)), rng.integers(2, size=2)
+  x = row[at:at + n] if at + n <= FLOOR_LEN else np.take(row, np.arange(at, at + n), mode="wrap")
+  x = x[::-1] if flip[0] else x
+  return -x if flip[1] else x
+
+
 def _telephone(mix, sr):
+  """float32 throughout: in float64 this was the costliest effect per use (7.5 ms / 18 s)."""
   sos = scipy.signal.butter(4, [300, 3400], btype="bandpass", fs=sr, output="sos")
-  y = scipy.signal.sosfilt(sos, mix)
+  y = scipy.signal.sosfilt(sos.astype(np.float32), mix)
   scale = max(float(np.abs(y).max(initial=0.0)), 1e-6) / 0.9
   mu = 255.0
-  c = np.sign(y / scale) * np.log1p(mu * np.abs(y / scale)) / np.log1p(mu)
-  c = np.round(c * 127) / 127  # 8 bits
-  return (np.sign(c) * np.expm1(np.abs(c) * np.log1p(mu)) / mu * scale).astype(np.float32)
+  c = np.round(np.log1p(np.float32(mu / scale) * np.abs(y)) * np.float32(127 / np.log1p(mu)))
+  return np.copysign(np.expm1(c * np.float32(np.log1p(mu) / 127)) * np.float32(scale / mu),
+                     y).astype(np.float32)  # 8 bits: 127 levels a side
 
 
 def apply(mix, active, rng, cfg, bank, speakers, chosen, sr):
@@ -204,9 +299,7 @@ def apply(mix, active, rng, cfg, bank, speakers, chosen, sr):
                                                      10 ** (-rng.uniform(12, 25) / 20))
     names.append("breath")
   if _draw(rng, cfg.floor_prob):
-    floor = scipy.signal.lfilter(np.float32([1.0]), np.float32([1, -rng.uniform(0.5, 0.99)]),
-                                 rng.standard_normal(n, dtype=np.float32))
-    mix += _at_db_below(floor, p_speech, rng.uniform(35, 60))
+    mix += _at_db_below(_floor(rng, n), p_speech, rng.uniform(35, 60))
     names.append("floor")
   if _draw(rng, cfg.telephone_prob):
     mix[:] = _telephone(mix, sr)
