@@ -194,3 +194,42 @@ def test_enrolled_real_voices_are_named(diarizer):
     total += e - s
     hit += sum(max(0.0, min(e, he) - max(s, hs)) for hs, he, w in hyp if w == v)
   assert hit / total > 0.85, hyp
+
+
+# ---- Speech the decoder left unlabelled ----
+
+def test_fill_speech_gives_uncovered_speech_to_the_nearest_speaker():
+  from drzjax import diarize
+  segs = [(1.0, 3.0, "A"), (6.0, 8.0, "B")]
+  speech = [(0.5, 3.5), (4.0, 4.05), (5.0, 9.0), (12.0, 13.0)]
+  got = diarize.fill_speech(segs, speech)
+  assert got == [(0.5, 1.0, "A"), (1.0, 3.0, "A"), (3.0, 3.5, "A"), (5.0, 6.0, "B"),
+                 (6.0, 8.0, "B"), (8.0, 9.0, "B"), (12.0, 13.0, "B")]
+  assert diarize.fill_speech([], speech) == []  # the decoder heard nobody: nothing invented
+
+
+def test_streamed_speech_regions_match_the_whole_file():
+  """_SpeechTrack's regions of a file read 10 s at a time cover the same speech as the network
+  run over the whole file (within 3% of the time), and never past the end."""
+  from drzjax import diarize
+  from drzjax.data import neural_vad
+  audio, _, _ = conversation(VOICES)  # ~37 s of real speech with pauses
+  track = diarize._SpeechTrack(SR)
+  t0 = 0.0
+  for i in range(0, len(audio), 10 * SR):
+    track.add(audio[i:i + 10 * SR], t0)
+    t0 += len(audio[i:i + 10 * SR]) / SR
+  track.finish(t0)
+  grid = np.arange(0, t0, 0.01)
+
+  def mask(regions):
+    m = np.zeros(len(grid), bool)
+    for a, b in regions:
+      m[(grid >= a) & (grid < b)] = True
+    return m
+
+  whole = mask([(a / SR, b / SR) for a, b in neural_vad.speech_regions(audio, SR)])
+  streamed = mask(track.regions)
+  assert whole.mean() > 0.5 and np.mean(whole == streamed) > 0.97
+  assert all(a < b <= t0 + 1e-6 for a, b in track.regions)
+  assert all(b <= a2 + 1e-9 for (_, b), (a2, _) in zip(track.regions, track.regions[1:]))
