@@ -112,10 +112,13 @@ class _SpeechTrack:
     self.tail = np.zeros(0, np.float32)
     self.done = 0.0
     self.regions = []
+    # Short pauses stay pauses: bridging them (the bank detector's 0.3 s) added false alarms
+    # between the words of conversations and helped nowhere (MODEL.md, "Linking").
+    self.vad_kw = {"min_gap": 0.1, "pad": 0.0}
 
   def _keep(self, wave, start, stop):
     from drzjax.data import neural_vad  # noqa: PLC0415 - jax only when diarizing
-    for a, b in neural_vad.speech_regions(wave, self.sr):
+    for a, b in neural_vad.speech_regions(wave, self.sr, **self.vad_kw):
       a, b = max(start + a / self.sr, self.done), min(start + b / self.sr, stop)
       if a < b:
         self.regions.append((a, b))
