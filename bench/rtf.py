@@ -7,14 +7,17 @@ Audio: the real recordings in tests/data (an AMI meeting excerpt and LibriSpeech
 with pauses between them) tiled to --minutes, so the chunks hold real speech, silence and
 several voices.
 - warm: in this process, after one call on 30 s (compilation), the median wall time of
-  `Diarizer(...)(audio)` over --repeats calls; RTF = seconds / seconds of audio.
+  `Diarizer(...)(audio)` over --repeats calls; RTF = seconds / seconds of audio. Three ways of
+  keeping speakers across chunks, timed alternately: prompts without filling (no linking, as
+  before "Who is who"), embeddings without filling, and the default; `linking_cost` is the
+  default's time over the first's, minus 1.
 - cold start, repeated: `python -m drzjax.diarize ONE_CHUNK.wav` as a new process, twice, with a
   fresh compilation cache (always the shipped model, the command's default): the first run
   compiles, the second loads the compiled programs. The
   file is one chunk (max_secs) long, so the command's wall time is the time from process start
   until the first chunk is decoded, plus writing one RTTM.
-Prints a table, then as its last line one JSON object {"rtf_warm", "cold_start_s",
-"cold_start_repeat_s", ...}.
+Prints a table, then as its last line one JSON object {"rtf_warm", "rtf_warm_without_linking",
+"linking_cost", "cold_start_s", "cold_start_repeat_s", ...}.
 """
 import argparse
 import glob
@@ -67,13 +70,24 @@ def main(argv=None):
   from drzjax import diarize  # noqa: PLC0415
   d = diarize.Diarizer.pretrained(a.model or None)
   audio = real_audio(60 * a.minutes)
-  d(audio[:30 * SR])  # compile
-  times = []
+  # Linking chunks (issue "Who is who") side by side, alternating, so the machine's load falls
+  # on all of them alike: without linking (each chunk prompted with clips of the known voices,
+  # as before), embeddings alone, and the default (embeddings + filling from the segmentation
+  # network's speech regions).
+  settings = [("prompts, no fill", "prompts", False), ("embeddings, no fill", "embeddings", False),
+              (f"{diarize.DEFAULT_LINKING} + fill (default)", diarize.DEFAULT_LINKING, True)]
+  for _, linking, fill in settings:
+    d.fill = fill
+    d(audio[:30 * SR], linking=linking)  # compile
+  times = {name: [] for name, _, _ in settings}
   for _ in range(a.repeats):
-    t = time.perf_counter()
-    d(audio)
-    times.append(time.perf_counter() - t)
-  warm = float(np.median(times))
+    for name, linking, fill in settings:
+      d.fill = fill
+      t = time.perf_counter()
+      d(audio, linking=linking)
+      times[name].append(time.perf_counter() - t)
+  med = {name: float(np.median(v)) for name, v in times.items()}
+  warm = med[settings[-1][0]]
   with tempfile.TemporaryDirectory() as tmp:
     wav = os.path.join(tmp, "chunk.wav")
     sf.write(wav, audio[:int(d.model.cfg.max_secs * SR)], SR)
@@ -85,10 +99,14 @@ def main(argv=None):
   print(f"model {a.model or 'shipped'} (frontend {d.model.cfg.frontend}), {device}, "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {os.getloadavg()[0]:.2f}")
   print(f"{'what':<44} {'seconds':>8}")
-  print(f"{f'warm diarize of {secs:.0f} s (median of {a.repeats})':<44} {warm:8.2f}   RTF {warm / secs:.4f}")
+  for name, t in med.items():
+    print(f"{f'warm, {name}':<44} {t:8.2f}   RTF {t / secs:.4f}")
   print(f"{'cold start to first chunk, empty cache':<44} {cold:8.2f}")
   print(f"{'cold start to first chunk, repeat (cached)':<44} {repeat:8.2f}")
-  print(json.dumps({"rtf_warm": round(warm / secs, 5), "cold_start_s": round(cold, 2),
+  base = med[settings[0][0]]
+  print(json.dumps({"rtf_warm": round(warm / secs, 5),
+                    "rtf_warm_without_linking": round(base / secs, 5),
+                    "linking_cost": round(warm / base - 1, 3), "cold_start_s": round(cold, 2),
                     "cold_start_repeat_s": round(repeat, 2), "audio_secs": secs,
                     "frontend": d.model.cfg.frontend, "device": device}))
 
