@@ -56,10 +56,12 @@ def one_label_baseline(mixtures, collar=0.0):
 
 
 def meeting(synth, voices, secs, index, scene_voices=3):
-  """A long recording of exactly `voices` held-out voices entering and leaving: scenes of 20-60 s,
-  each a conversation of scene_voices of them (a window sliding along the file's voices in a
-  random order, so everyone speaks in some stretch and few at once), 0.5-2 s apart.
-  Deterministic in (the spec's seed, index); -> mixtures.Mixture."""
+  """A long recording of exactly `voices` held-out voices entering and leaving: scenes of about
+  40 s (more, shorter ones when needed so that everyone speaks; all fit in `secs`), each a
+  conversation of
+  `scene_voices` of them, the window of voices sliding along the file's cast in a random order,
+  0.5-2 s of silence between scenes. Deterministic in (the spec's seed, index);
+  -> mixtures.Mixture."""
   from drzjax.data import mixtures  # noqa: PLC0415
   bank, spec = synth.bank(), synth.spec
   pool = bank.speakers(spec.split)
@@ -68,28 +70,29 @@ def meeting(synth, voices, secs, index, scene_voices=3):
                      f"the {spec.split} split has {len(pool)}")
   rng = mixtures.rng_for(spec.seed, 10 ** 6 + index)  # apart from the short mixtures' indices
   cast = [pool[i] for i in rng.choice(len(pool), voices, replace=False)]
+  per = min(scene_voices, voices)
+  scenes = max(int(np.ceil(secs / 40.0)), voices - per + 1)
   sr = spec.mix.sample_rate
-  audio, segments, t, j = [], [], 0.0, 0
-  while t < secs:
-    length = min(rng.uniform(20.0, 60.0), secs - t)
-    if length < 2.0:
-      break
-    centre = (t + length / 2) / secs * (voices - 1)
-    lo = int(np.clip(round(centre - (scene_voices - 1) / 2), 0, max(voices - scene_voices, 0)))
-    scene = cast[lo:lo + scene_voices]
+  gaps = rng.uniform(0.5, 2.0, scenes)
+  weights = rng.uniform(0.8, 1.2, scenes)
+  lengths = (secs - gaps.sum()) * weights / weights.sum()  # so the last scene fits too
+  audio, segments, t = [], [], 0.0
+  for j, length in enumerate(lengths):
+    lo = int(round(j * (voices - per) / max(scenes - 1, 1)))
+    scene = cast[lo:lo + per]
     cfg = dataclasses.replace(spec.mix, min_secs=length, max_secs=length, crop_secs=0.0,
                               num_speakers=len(scene), prompt_prob=0.0,
                               speaker_weights=(0.0,) * (len(scene) - 2) + (1.0,),  # all of them
                               max_segments=10 ** 6)
     m = mixtures.make_conversation(bank, scene, spec.seed, 10 ** 6 + index * 1000 + j, cfg)
     segments += [(t + a, t + b, w) for a, b, w in m.segments]
-    gap = rng.uniform(0.5, 2.0)
-    audio += [m.audio, np.zeros(int(gap * sr), np.float32)]
-    t += len(m.audio) / sr + gap
-    j += 1
+    audio += [m.audio, np.zeros(int(gaps[j] * sr), np.float32)]
+    t += len(m.audio) / sr + gaps[j]
   speakers = list(dict.fromkeys(w for _, _, w in segments))
-  return mixtures.Mixture(np.concatenate(audio)[:int(secs * sr)],
-                          [x for x in segments if x[0] < secs], speakers)
+  audio = np.concatenate(audio)[:int(secs * sr)]
+  audio = np.pad(audio, (0, int(secs * sr) - len(audio)))
+  return mixtures.Mixture(audio, [(a, min(b, secs), w) for a, b, w in segments if a < secs],
+                          speakers)
 
 
 def heldout_mixtures(config, num, secs=None, bank_path=None, split=None, voices=0):

@@ -76,3 +76,23 @@ def test_folder_with_an_unreadable_wav_scores_the_rest(tiny_run, tmp_path):
   # --json naming a directory is refused before anything runs.
   r = _cli(f"--workdir={tiny_run}", f"--data={data}", f"--json={tmp_path}")
   assert r.returncode == 2 and "is a directory" in r.stderr
+
+
+def test_long_meetings_report_the_speaker_count_error(tiny_run, small_bank, tmp_path):
+  """--secs with --mix-speakers above the run's data.num_speakers (tiny: 2): meetings of exactly
+  that many voices; the JSON carries each file's found - true speaker count, and the summary
+  agrees with it."""
+  out = tmp_path / "scores.json"
+  r = _cli(f"--workdir={tiny_run}", "--data=synthetic", "--secs=45", "--mix-speakers=4",
+           "--num=2", f"--bank={small_bank}", "--split=all", "--linking=embeddings",
+           f"--json={out}", f"--hyp-out={tmp_path / 'hyp'}")
+  assert r.returncode == 0, r.stderr
+  assert "speaker count (found - true)" in r.stderr
+  res = json.loads(out.read_text())
+  errors = [f["speaker_count_error"] for f in res["files"].values()]
+  assert len(errors) == 2
+  for uri, f in res["files"].items():
+    found = {w for _, _, w in rttm.read_rttm(tmp_path / "hyp" / f"{uri}.rttm").get(uri, [])}
+    assert f["speaker_count_error"] == len(found) - 4
+  assert res["overall"]["speaker_count_abs_error"] == np.mean(np.abs(errors))
+  assert res["overall"]["speaker_count_within_1"] == np.mean(np.abs(errors) <= 1)

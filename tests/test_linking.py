@@ -233,3 +233,17 @@ def test_streamed_speech_regions_match_the_whole_file():
   assert whole.mean() > 0.5 and np.mean(whole == streamed) > 0.97
   assert all(a < b <= t0 + 1e-6 for a, b in track.regions)
   assert all(b <= a2 + 1e-9 for (_, b), (a2, _) in zip(track.regions, track.regions[1:]))
+
+
+def test_meetings_hold_exactly_their_voices_entering_and_leaving():
+  from drzjax import export, scoring
+  config, _, _ = export.load(export.DEFAULT_DIR)
+  a, _ = scoring.heldout_mixtures(config, 2, secs=300.0, voices=8)
+  b, _ = scoring.heldout_mixtures(config, 2, secs=300.0, voices=8)
+  for m, again in zip(a, b):
+    assert np.array_equal(m.audio, again.audio) and m.segments == again.segments
+    assert len(m.audio) == 300 * SR and len({w for _, _, w in m.segments}) == 8
+    first = {w for s, e, w in m.segments if s < 60}
+    last = {w for s, e, w in m.segments if e > 240}
+    assert first and last and not first & last  # nobody speaks in both the first and last minute
+  assert not np.array_equal(a[0].audio[:SR * 10], a[1].audio[:SR * 10])
