@@ -77,9 +77,9 @@ def parse_args(argv):
   m.add_argument("--interrupt-max", type=float, help="synthetic: override data.interrupt_max")
   m.add_argument("--silence-max", type=float, help="synthetic: override data.silence_max")
   m.add_argument("--mix-speakers", type=int,
-                 help="synthetic: override data.num_speakers; with --secs, a number above the "
-                      "model's data.num_speakers makes meetings of exactly that many voices, a "
-                      "few at a time, entering and leaving")
+                 help="synthetic: override data.num_speakers; with --secs, meetings of "
+                      "exactly this many voices, at most the model's data.num_speakers at a "
+                      "time, entering and leaving")
   m.add_argument("--noise-prob", type=float, help="synthetic: override data.noise_prob")
   m.add_argument("--hyp-out", metavar="DIR", help="also write the hypothesis RTTMs here")
   m.add_argument("--bank", metavar="PATH",
@@ -217,8 +217,8 @@ def _score_long(d, args, config):
   every voice enrolled (a clip from another utterance), the enrollment accuracy."""
   import numpy as np  # noqa: PLC0415
   from drzjax import scoring  # noqa: PLC0415 - jax: only the diarizing modes
-  # More voices than a chunk holds: meetings of exactly that many, a few at a time.
-  voices = args.mix_speakers if (args.mix_speakers or 0) > args.chunk_speakers else 0
+  # --mix-speakers with --secs: meetings of exactly that many voices, a few at a time.
+  voices = args.mix_speakers or 0
   config.data.num_speakers = min(config.data.num_speakers, args.chunk_speakers)
   mixtures, synth = scoring.heldout_mixtures(config, args.num, secs=args.secs,
                                              bank_path=args.bank, split=args.split, voices=voices)
