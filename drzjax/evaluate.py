@@ -215,7 +215,6 @@ def diarize_and_score(args):
 def _score_long(d, args, config):
   """--secs: long conversations through the chunked, prompted path of diarize; DER, and with
   every voice enrolled (a clip from another utterance), the enrollment accuracy."""
-  import numpy as np  # noqa: PLC0415
   from drzjax import scoring  # noqa: PLC0415 - jax: only the diarizing modes
   # --mix-speakers with --secs: meetings of exactly that many voices, a few at a time.
   voices = args.mix_speakers or 0
@@ -228,13 +227,7 @@ def _score_long(d, args, config):
     uri = f"long{i:03d}"
     refs[uri] = [(s, e, str(w)) for s, e, w in m.segments]
     hyps[uri] = d(m.audio, uri=uri, beam=args.beam).segments
-    # Enrollment: each voice's clip from an utterance of theirs, speech regions only.
-    enroll = []
-    for w in m.speakers:
-      utts = bank.utterances_of(w)
-      u = utts[(i + 1) % len(utts)]
-      x = np.concatenate([bank.audio(u, a, b) for a, b in u.regions])[:int(5 * d.sr)]
-      enroll.append((str(w), x))
+    enroll = scoring.enrollment_clips(bank, m, i, d.sr)
     named.append(d(m.audio, uri=uri, beam=args.beam, enroll=enroll).segments)
     logging.info("[%d/%d] %s: %.0f s, %d voices, %d segments", i + 1, len(mixtures), uri,
                  len(m.audio) / d.sr, len(m.speakers), len(hyps[uri]))

@@ -123,6 +123,18 @@ def heldout_mixtures(config, num, secs=None, bank_path=None, split=None, voices=
   return [synth.mixture(i) for i in range(num)], synth
 
 
+def enrollment_clips(bank, mixture, index, sample_rate, secs=5.0):
+  """[(voice, clip)] to enroll each voice of mixture `index`: `secs` of the speech regions of one
+  of its utterances, chosen by index (most often not one the mixture used)."""
+  out = []
+  for w in mixture.speakers:
+    utts = bank.utterances_of(w)
+    u = utts[(index + 1) % len(utts)]
+    x = np.concatenate([bank.audio(u, a, b) for a, b in u.regions])[:int(secs * sample_rate)]
+    out.append((str(w), x))
+  return out
+
+
 def enrollment_accuracy(mixtures, hyps, sample_rate=16000, resolution=0.01):
   """Share of single-speaker reference speech time whose true speaker name is active in the
   hypothesis (names as given with enrollment: no speaker mapping)."""

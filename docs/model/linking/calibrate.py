@@ -11,7 +11,6 @@ import argparse
 import json
 import logging
 
-import numpy as np
 
 from drzjax import der
 from drzjax import diarize
@@ -41,12 +40,7 @@ def main():
   runs = []
   for i, m in enumerate(mixtures):
     segs, units, _, _ = d.chunks(m.audio, linking=a.linking)
-    enroll = []
-    for w in m.speakers:
-      utts = bank.utterances_of(w)
-      u = utts[(i + 1) % len(utts)]
-      x = np.concatenate([bank.audio(u, s, e) for s, e in u.regions])[:int(5 * d.sr)]
-      enroll.append((str(w), x))
+    enroll = scoring.enrollment_clips(bank, m, i, d.sr)
     runs.append((m, segs, units, enroll))
     logging.info("[%d/%d] decoded, %d units", i + 1, len(mixtures), len(units))
   refs = {f"long{i:03d}": [(s, e, str(w)) for s, e, w in m.segments]
