@@ -213,8 +213,8 @@ def diarize_and_score(args):
 
 
 def _score_long(d, args, config):
-  """--secs: long conversations through the chunked, prompted path of diarize; DER, and with
-  every voice enrolled (a clip from another utterance), the enrollment accuracy."""
+  """--secs: long conversations through diarize's chunked path; DER, the speaker-count error,
+  and with every voice enrolled (a clip from another utterance), the enrollment accuracy."""
   from drzjax import scoring  # noqa: PLC0415 - jax: only the diarizing modes
   # --mix-speakers with --secs: meetings of exactly that many voices, a few at a time.
   voices = args.mix_speakers or 0
