@@ -6,6 +6,7 @@ another of its utterances) per threshold. One JSON line per (threshold) on stdou
 
   PYTHONPATH=. python docs/model/linking/calibrate.py --split=train --num=12 --secs=120
   PYTHONPATH=. python docs/model/linking/calibrate.py --bank=/work/banks/ls-train --split=all
+  PYTHONPATH=. python docs/model/linking/calibrate.py --bank=BANK --split=all --secs=600 --voices=12 --num=3
 """
 import argparse
 import json
@@ -25,8 +26,9 @@ def main():
   p.add_argument("--num", type=int, default=12)
   p.add_argument("--secs", type=float, default=120.0)
   p.add_argument("--mix-speakers", type=int, default=None)
+  p.add_argument("--voices", type=int, default=0, help="meetings of exactly this many voices")
   p.add_argument("--linking", default="embeddings")
-  p.add_argument("--thresholds", default="0.2,0.25,0.3,0.35,0.4,0.45,0.5,0.55,0.6")
+  p.add_argument("--thresholds", default="0.2,0.25,0.3,0.35,0.4,0.45,0.5,0.55,0.6,0.65,0.7")
   a = p.parse_args()
   logging.basicConfig(level=logging.INFO, format="%(message)s")
   d = diarize.Diarizer.pretrained(a.model) if a.model is None or "pretrained" in a.model \
@@ -35,7 +37,7 @@ def main():
   if a.mix_speakers:
     config.data.num_speakers = a.mix_speakers
   mixtures, synth = scoring.heldout_mixtures(config, a.num, secs=a.secs, bank_path=a.bank,
-                                             split=a.split)
+                                             split=a.split, voices=a.voices)
   bank = synth.bank()
   runs = []
   for i, m in enumerate(mixtures):
