@@ -228,7 +228,7 @@ def test_streamed_speech_regions_match_the_whole_file():
       m[(grid >= a) & (grid < b)] = True
     return m
 
-  whole = mask([(a / SR, b / SR) for a, b in neural_vad.speech_regions(audio, SR)])
+  whole = mask([(a / SR, b / SR) for a, b in neural_vad.speech_regions(audio, SR, **track.vad_kw)])
   streamed = mask(track.regions)
   assert whole.mean() > 0.5 and np.mean(whole == streamed) > 0.97
   assert all(a < b <= t0 + 1e-6 for a, b in track.regions)
