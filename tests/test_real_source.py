@@ -121,6 +121,20 @@ def test_chunks_never_leave_the_uem(folder):
   assert hits > 10
 
 
+def test_a_region_shorter_than_a_chunk_gives_its_whole_length(tmp_path):
+  # 7.3 - (7.3 - 0.1) < 0.1 in floating point: the draw must not ask for a negative range.
+  d = str(tmp_path / "short")
+  write(d, "short", ["a", "b"], secs=20.0, uem=[(0.1, 7.3)])
+  for prompt_prob in (0.0, 1.0):
+    src, _ = source(d, real_val_fraction=0.0, prompt_prob=prompt_prob)
+    for i in range(10):
+      m = src.chunk(0, i)
+      _, t0, t1 = span(m)
+      assert 0.1 <= t0 and t1 <= 7.3 + 1e-9 and np.abs(m.audio).max() < 0.9
+      if not prompt_prob:
+        assert abs(len(m.audio) / SR - 7.2) < 1e-3
+
+
 def test_targets_are_what_to_example_gives_the_same_turns(folder):
   src, spec = source(folder, prompt_prob=0.0, real_val_fraction=0.0)
   refs = rttm.collect_rttm(folder)

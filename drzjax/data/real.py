@@ -270,7 +270,7 @@ class Source:
     lengths = np.array([b - a for a, b in rec.regions])
     a, b = rec.regions[int(rng.choice(len(lengths), p=lengths / lengths.sum()))]
     length = min(length, b - a)
-    t0 = _ms(rng.uniform(a, b - length), a, b - length)
+    t0 = _ms(rng.uniform(a, max(a, b - length)), a, b - length)  # b - (b - a) may be < a
     t1 = t0 + length
     segs = sorted((max(s, t0) - t0, min(e, t1) - t0, w) for s, e, w in rec.segments
                   if e > t0 and s < t1)
@@ -303,7 +303,7 @@ class Source:
       w_len = np.array([e - s for s, e in where])
       s, e = where[int(rng.choice(len(where), p=w_len / w_len.sum()))]
       n = math.floor(min(per, e - s) * 1000) / 1000
-      c0 = _ms(rng.uniform(s, e - n), s, e - n)
+      c0 = _ms(rng.uniform(s, max(s, e - n)), s, e - n)
       clips.append(self._read(rec, c0, c0 + n))
       names.append(w)
       channel += (f"prompt {w} {c0:.3f}-{c0 + n:.3f} s",)
