@@ -301,6 +301,24 @@ def test_too_many_speakers_skips_the_chunk_and_says_how_often(tmp_path, caplog):
     src.chunk(0, 0)
 
 
+def test_more_turns_than_labels_end_the_chunk_where_the_budget_does(tmp_path):
+  d = str(tmp_path / "chatty")
+  write(d, "chatty", ["a", "b"], secs=30.0)
+  # 0.3 s turns, alternating: a 7.76 s chunk would need ~26 triplets, tiny holds 21.
+  rttm.write_rttm(os.path.join(d, "chatty.rttm"), "chatty",
+                  [(0.3 * i, 0.3 * i + 0.25, "ab"[i % 2]) for i in range(95)])
+  for prompt_prob in (0.0, 1.0):
+    src, spec = source(d, real_val_fraction=0.0, prompt_prob=prompt_prob)
+    for i in range(10):
+      m = src.chunk(0, i)
+      ex = pipeline.to_example(m, spec)  # would raise if the labels did not fit
+      assert len(m.segments) <= spec.mix.max_segments
+      assert ex["labels"][3 * len(m.segments)] == 1  # EOS right after the last triplet
+      if not prompt_prob and span(m)[1] < 20:  # a chunk with turns all through
+        assert len(m.segments) == spec.mix.max_segments and len(m.audio) / SR < 7.0
+        assert max(e for _, e, _ in m.segments) <= len(m.audio) / SR + 1e-9
+
+
 def test_config_errors():
   with pytest.raises(ValueError, match="data.real_dir"):
     real.RealConfig.from_config(config("", 0.5))

@@ -276,7 +276,7 @@ class Source:
                   if e > t0 and s < t1)
     if len(segs) > budget:  # more turns than labels: the chunk ends where the budget does
       t1 = t0 + segs[budget][0]
-      segs = [(s, min(e, t1 - t0), w) for s, e, w in segs[:budget]]
+      segs = [(s, min(e, t1 - t0), w) for s, e, w in segs[:budget] if s < t1 - t0]
     arrival = list(dict.fromkeys(w for _, _, w in segs))
     if len(arrival) > self.slots:
       self._skip(rec, t0, t1, len(arrival))

@@ -1,8 +1,8 @@
 """Long conversations of real voices the shipped model never heard, as wav + RTTM: the data of
 the real-data fine-tuning demonstration (docs/model/real_data/README.md).
 
-  PYTHONPATH=. python docs/model/real_data/make_recordings.py --bank=/work/banks/so-test --out=/work/real-demo \\
-      [--num=24 --heldout=6 --min-secs=120 --max-secs=240 --seed=0]
+  PYTHONPATH=. python docs/model/real_data/make_recordings.py --bank=/work/banks/so-test \\
+      --out=/work/real-demo [--num=24 --heldout=6 --min-secs=120 --max-secs=240 --seed=0]
 
 The bank's speakers (speechocean762's test speakers: `python -m drzjax.bank build
 --source=speechocean762/test --layout=speaker-dirs --val-fraction=0 --test-fraction=0`) are

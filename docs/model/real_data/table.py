@@ -36,7 +36,8 @@ def table(folder, per_leg):
   b = {c: load(os.path.join(folder, f"untuned_collar{c}.json"))["baseline"]["der"]
        for c in ("0.25", "0")}
   ch = load(os.path.join(folder, "untuned_chunks.json"))
-  chunks = f"{100 * ch['0.25']['baseline']:.2f} | {100 * ch['0.0']['baseline']:.2f}" if ch else "- | -"
+  chunks = (f"{100 * ch['0.25']['baseline']:.2f} | {100 * ch['0.0']['baseline']:.2f}" if ch
+            else "- | -")
   print(f"| one label, oracle speech | - | {100 * b['0.25']:.2f} | {100 * b['0']:.2f} | - | "
         f"{chunks} |\n")
 
