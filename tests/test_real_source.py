@@ -332,6 +332,13 @@ def test_training_runs_on_real_chunks_and_refuses_an_empty_folder(folder, small_
                f"--config.data.real_dir={folder}", "--config.data.real_weight=0.5")
   assert r.returncode == 0, r.stdout + r.stderr
   assert "real recordings (train)" in r.stderr and os.path.isdir(os.path.join(wd, "checkpoints"))
+  # An export names no recordings of the training machine; its meta.json says what it used.
+  import json
+  from drzjax import export
+  export.export(wd, str(tmp_path / "export"))
+  cfg = json.load(open(tmp_path / "export" / "config.json"))
+  assert cfg["data"]["real_dir"] == "" and cfg["data"]["real_weight"] == 0.0
+  assert json.load(open(tmp_path / "export" / "meta.json"))["real"]["dir"] == folder
   empty = tmp_path / "none"
   empty.mkdir()
   r = run_main(str(tmp_path / "run2"), small_bank, f"--config.data.real_dir={empty}",
