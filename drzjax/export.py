@@ -3,9 +3,10 @@
   python -m drzjax.export --workdir=runs/base --out=drzjax/pretrained/base [--note="..."]
 
 writes OUT/params.npz (float32 arrays keyed by their '/'-joined parameter path), OUT/config.json
-(the run's config, its bank reset to the embedded default, its recordings to none) and OUT/meta.json (step, parameter
-count, the bank(s) and recordings it trained on, where and when it was exported, the note). `load(dir)` reads them back; `diarize`, `evaluate` and `Diarizer.pretrained()` use
-DEFAULT_DIR when no --workdir is given.
+(the run's config, its bank reset to the embedded default, its recordings to none) and
+OUT/meta.json (step, parameter count, the bank(s) and recordings it trained on, where and when
+it was exported, the note). `load(dir)` reads them back; `diarize`, `evaluate` and
+`Diarizer.pretrained()` use DEFAULT_DIR when no --workdir is given.
 """
 import argparse
 import datetime
