@@ -1,16 +1,20 @@
 """Host data throughput: fixed-length mixtures synthesised per second per CPU core.
 
   python -m bench.data_throughput [--config=configs/base.py[:variant]] [--bank=PATH]
-      [--seconds=15] [--workers=2] [--num=240] [--synthetic] [--profile]
+      [--seconds=15] [--workers=2] [--num=240] [--synthetic] [--profile] [--real_dir=DIR]
 
-Three ways, on the config's mixture settings with min_secs = max_secs = --seconds:
+Four ways, on the config's mixture settings with min_secs = max_secs = --seconds:
   synth     Synthesizer called directly, in this process (workers=0);
+  real      the same with data.real_weight=1: chunks of real recordings (data/real.py) read from
+            --real_dir, else from 4 three-minute conversations of the bank's voices written to a
+            temporary folder as wav + RTTM; to set beside synth;
   grain     the grain dataset in this process (workers=0): adds batching and grain overhead;
   grain-mp  the grain dataset with --workers worker processes (mp_prefetch).
 mix/s/core = mix/s / cores used, where cores used = CPU seconds of this process and its workers
 per wall second (from /proc; else the nominal min(workers, CPUs), or 1). Measured like that, the
 figure holds on a machine shared with other jobs, where wall-clock mix/s drops. The last line is
-one JSON object: {"mixtures_per_s_per_core": <grain-mp mix/s/core>, "workers": N}.
+one JSON object: {"mixtures_per_s_per_core": <grain-mp mix/s/core>,
+"real_chunks_per_s_per_core": <real mix/s/core>, "workers": N}.
 
 The bank: --bank, else the config's (drzjax.bank.default_bank, which builds the embedded
 espeak-ng bank on first use), else with --synthetic or if that is unavailable, harmonic voices
@@ -40,6 +44,9 @@ _NUM = flags.DEFINE_integer("num", 240, "Mixtures per measurement.")
 _BATCH = flags.DEFINE_integer("batch", 8, "Batch size of the grain measurements.")
 _SYNTHETIC = flags.DEFINE_bool("synthetic", False, "Use a temporary harmonic-voice bank.")
 _PROFILE = flags.DEFINE_bool("profile", False, "Print a cProfile of make_relay.")
+_REAL_DIR = flags.DEFINE_string("real_dir", "", "Recordings (NAME.wav + NAME.rttm) for the real "
+                                "row (default: conversations of the bank's voices, written to a "
+                                "temporary folder).")
 PREFETCH = 2  # batches per worker buffer
 
 
@@ -72,6 +79,30 @@ def synthetic_bank(path, num_speakers=40, utts_per_speaker=4, seed=0, sr=16000):
   splits = {"train": speakers[:n - 8], "val": speakers[n - 8:n - 4], "test": speakers[n - 4:]}
   bank_lib.write_manifest(path, {"sample_rate": sr, "source": "synthetic", "layout": "test",
                                  "vad": "construction", "utterances": utts, "splits": splits})
+  return path
+
+
+def write_recordings(bank, path, num=4, secs=180.0, seed=0):
+  """num conversations of 3 of the bank's voices (whole utterances, 0.1-1 s pauses) as wav +
+  RTTM: a folder for the real row when none is given."""
+  import soundfile as sf  # noqa: PLC0415
+  from drzjax import rttm  # noqa: PLC0415
+  rng = np.random.default_rng(seed)
+  speakers, sr = bank.speakers("train"), bank.sample_rate
+  os.makedirs(path, exist_ok=True)
+  for i in range(num):
+    voices = [speakers[j] for j in rng.choice(len(speakers), 3, replace=False)]
+    audio, segs, pos = np.zeros(int((secs + 30) * sr), np.float32), [], 0
+    while pos < secs * sr:
+      k = int(rng.integers(3))
+      utts = bank.utterances_of(voices[k])
+      u = utts[int(rng.integers(len(utts)))]
+      audio[pos:pos + u.length] += bank.audio(u)
+      segs += [((pos + a) / sr, (pos + b) / sr, voices[k]) for a, b in u.regions]
+      pos += u.length + int(rng.uniform(0.1, 1.0) * sr)
+    sf.write(os.path.join(path, f"rec{i}.wav"), audio[:pos], sr, subtype="PCM_16")
+    rttm.write_rttm(os.path.join(path, f"rec{i}.rttm"), f"rec{i}",
+                    [(s, e, w.replace("/", "_")) for s, e, w in segs])
   return path
 
 
@@ -122,7 +153,9 @@ def measure(name, workers, nominal_cores, fn, num):
   fn()
   wall = time.perf_counter() - t0
   cpu1 = tree_cpu_seconds(os.getpid())
-  cores = (cpu1 - cpu0) / wall if cpu0 is not None and cpu1 is not None else nominal_cores
+  # Under ~5 clock ticks of CPU time the /proc figure is mostly rounding: the nominal cores then.
+  measured = cpu0 is not None and cpu1 is not None and cpu1 - cpu0 >= 0.05
+  cores = (cpu1 - cpu0) / wall if measured else nominal_cores
   return {"mode": name, "workers": workers, "mixtures": num, "wall_s": wall,
           "mix_per_s": num / wall, "nominal_cores": nominal_cores, "cores_used": cores,
           "mix_per_s_per_core": num / wall / max(cores, 1e-9)}
@@ -167,6 +200,15 @@ def main(argv):
     synth.bank().audio(utt)
   rows = [measure("synth", 0, 1, lambda: consume(synth(i) for i in range(num)), num)]
 
+  real_dir = _REAL_DIR.value or write_recordings(bank, os.path.join(tempfile.mkdtemp(), "real"))
+  real_spec = dataclasses.replace(spec, real=dataclasses.replace(
+      spec.real, dir=os.path.abspath(real_dir), weight=1.0, val_fraction=0.0))
+  chunks = pipeline.Synthesizer(real_spec)
+  print(chunks.real().describe())
+  for i in range(4):  # warm-up: index the folder, open the files once
+    chunks(10 ** 9 + i)
+  rows.append(measure("real", 0, 1, lambda: consume(chunks(i) for i in range(num)), num))
+
   def run_grain(w):
     it = iter(pipeline.dataset(spec, batch, workers=w, prefetch=PREFETCH))
     next(it)  # warm-up (starts the workers): not timed
@@ -193,7 +235,9 @@ def main(argv):
     pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(15)
 
   print_table(rows, secs)
+  real_row = next(r for r in rows if r["mode"] == "real")
   print(json.dumps({"mixtures_per_s_per_core": round(rows[-1]["mix_per_s_per_core"], 1),
+                    "real_chunks_per_s_per_core": round(real_row["mix_per_s_per_core"], 1),
                     "workers": rows[-1]["workers"]}), flush=True)
 
 

@@ -70,6 +70,12 @@ def get_config(arg=None):
   c.data.pitch_semitones = 2.0
   c.data.volume_prob = 0.2           # slow sinusoidal volume
   c.data.volume_depth = 0.5
+  # Real labelled recordings mixed in (drzjax/data/real.py): a folder of NAME.wav + NAME.rttm
+  # (+ NAME.uem); real_weight is the share of chunks cut from them (0 = off). A seeded hash of
+  # each name keeps real_val_fraction of the recordings for validation only.
+  c.data.real_dir = ""
+  c.data.real_weight = 0.0
+  c.data.real_val_fraction = 0.1
   c.data.workers = 0                 # grain worker processes (0 = in the training process)
   c.data.prefetch = 4
 

@@ -114,6 +114,25 @@ def load_audio(path, sample_rate=16000):
   return load_audio_info(path, sample_rate)[0]
 
 
+def read_span(path, start, end, sample_rate=16000, file_rate=None):
+  """float32 mono samples of seconds [start, end) of `path` at `sample_rate`, exactly
+  round((end - start) * sample_rate) of them (zero-padded past the file's end), reading only
+  those frames from disk (long recordings are never loaded whole). file_rate: the file's rate,
+  when known (saves a header read). Raises AudioError."""
+  n = max(0, int(round((end - start) * sample_rate)))
+  rate = file_rate or audio_info(path, sample_rate).sample_rate
+  try:
+    x, _ = soundfile.read(path, start=int(round(start * rate)), stop=int(round(end * rate)),
+                          dtype="float32", always_2d=True)
+    x = _resample(_to_mono(_finite(x, path)), int(rate), sample_rate)
+  except (soundfile.LibsndfileError, RuntimeError):  # not seekable by libsndfile: decode whole
+    a = int(round(start * sample_rate))
+    x = load_audio(path, sample_rate)[a:a + n]
+  out = np.zeros(n, np.float32)
+  out[:min(n, len(x))] = x[:n]
+  return out
+
+
 def iter_audio_chunks(path, chunk_samples, sample_rate=16000, info=None):
   """Yield float32 mono blocks of `chunk_samples` samples at `sample_rate` (the last one may be
   shorter), reading the file block by block: for audio that should not be loaded whole.

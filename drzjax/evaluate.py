@@ -97,7 +97,8 @@ def parse_args(argv):
                       "loudness; comma-separated) -> OUT/sweep.csv, sweep.md, sweep_<dial>.png")
   m.add_argument("--out", metavar="DIR", help="--sweep: output directory")
   m.add_argument("--baseline", action="store_true",
-                 help="synthetic: also score 'oracle speech, one label' on the same mixtures")
+                 help="also score 'oracle speech, one label' (all reference speech given one "
+                      "speaker) on the same mixtures or recordings")
   args = p.parse_args(argv)
   if args.sweep:
     args.data = args.data or "synthetic"
@@ -306,8 +307,15 @@ def _score_folder(d, args):
   if not hyps:
     raise ValueError(f"{args.data}: no file could be diarized and scored")
   refs = {u: refs[u] for u in hyps}
-  return der.score_corpus(refs, hyps, uems, collar=args.collar,
-                          skip_overlap=args.skip_overlap), hyps
+  result = der.score_corpus(refs, hyps, uems, collar=args.collar, skip_overlap=args.skip_overlap)
+  if args.baseline:
+    from drzjax import scoring  # noqa: PLC0415
+    b = der.score_corpus(refs, {u: scoring.one_label(r) for u, r in refs.items()}, uems,
+                         collar=args.collar, skip_overlap=args.skip_overlap)["overall"]
+    logging.info("baseline (oracle speech, one label) on the same recordings: DER %.2f%%",
+                 100 * b["der"])
+    result["baseline"] = b
+  return result, hyps
 
 
 def _error_line(e):

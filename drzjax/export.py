@@ -3,9 +3,10 @@
   python -m drzjax.export --workdir=runs/base --out=drzjax/pretrained/base [--note="..."]
 
 writes OUT/params.npz (float32 arrays keyed by their '/'-joined parameter path), OUT/config.json
-(the run's config, its bank reset to the embedded default) and OUT/meta.json (step, parameter
-count, the bank(s) it trained on, where and when it was exported, the note). `load(dir)` reads them back; `diarize`, `evaluate` and `Diarizer.pretrained()` use
-DEFAULT_DIR when no --workdir is given.
+(the run's config, its bank reset to the embedded default, its recordings to none) and
+OUT/meta.json (step, parameter count, the bank(s) and recordings it trained on, where and when
+it was exported, the note). `load(dir)` reads them back; `diarize`, `evaluate` and
+`Diarizer.pretrained()` use DEFAULT_DIR when no --workdir is given.
 """
 import argparse
 import datetime
@@ -49,11 +50,14 @@ def export(workdir, out, note=""):
           "workdir": os.path.abspath(workdir), "device": str(jax.devices()[0].device_kind),
           "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
           "note": note, "bank": {"path": config.bank.path, "weights": config.bank.weights}}
-  # The training machine's bank directories mean nothing elsewhere: the exported config names
-  # the embedded default bank (its test voices are evaluate's default set); meta.json keeps
-  # what the run trained on.
+  if config.data.real_weight > 0:
+    meta["real"] = {"dir": config.data.real_dir, "weight": config.data.real_weight}
+  # The training machine's bank and recording directories mean nothing elsewhere: the exported
+  # config names the embedded default bank (its test voices are evaluate's default set) and no
+  # recordings; meta.json keeps what the run trained on.
   config = config.copy_and_resolve_references()
   config.bank.path, config.bank.weights = "", ""
+  config.data.real_dir, config.data.real_weight = "", 0.0
   with files.atomic_write(os.path.join(out, "params.npz"), "wb") as f:
     np.savez(f, **stored)
   with files.atomic_write(os.path.join(out, "config.json")) as f:

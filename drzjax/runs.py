@@ -20,9 +20,11 @@ def read_config(path):
   d.setdefault("channel", {f.name: 0.0 for f in dataclasses.fields(channel.ChannelConfig)})
   d.setdefault("model", {}).setdefault("frontend", "mel")
   d["model"].setdefault("frontend_trainable", False)
-  for key in ("empty_prob", "solo_prob", "lead_prob", "trail_prob", "far_prob"):
+  for key in ("empty_prob", "solo_prob", "lead_prob", "trail_prob", "far_prob", "real_weight"):
     d.setdefault("data", {}).setdefault(key, 0.0)
   d["data"].setdefault("room", "synthetic")  # reverb before the image-source rooms
+  d["data"].setdefault("real_dir", "")
+  d["data"].setdefault("real_val_fraction", 0.1)
   return ml_collections.ConfigDict(d)
 
 

@@ -47,12 +47,14 @@ def score_synthetic(params, model, mixtures, beam=1, batch=16, collar=0.0, decod
 def one_label_baseline(mixtures, collar=0.0):
   """The trivial baseline: all reference speech (oracle voice activity) given one speaker.
   Its DER is the share of speech not spoken by the main voice, plus overlap misses."""
-  refs, hyps = {}, {}
-  for i, m in enumerate(mixtures):
-    uri = f"mix{i:04d}"
-    refs[uri] = [(s, e, str(w)) for s, e, w in m.segments]
-    hyps[uri] = [(s, e, "A") for s, e in intervals.merge((s, e) for s, e, _ in m.segments)]
-  return der.score_corpus(refs, hyps, collar=collar)
+  refs = {f"mix{i:04d}": [(s, e, str(w)) for s, e, w in m.segments]
+          for i, m in enumerate(mixtures)}
+  return der.score_corpus(refs, {u: one_label(r) for u, r in refs.items()}, collar=collar)
+
+
+def one_label(segments):
+  """The baseline's hypothesis for a reference: its speech, merged, all speaker "A"."""
+  return [(s, e, "A") for s, e in intervals.merge((s, e) for s, e, _ in segments)]
 
 
 def meeting(synth, voices, secs, index, scene_voices=3):

@@ -336,6 +336,10 @@ def train_and_evaluate(config, workdir):
   # ---- Data: the speaker bank and this host's slice of the mixture stream ----
   bank_path = build.default_bank(config)
   spec = pipeline.ExampleSpec.from_config(config, bank_path, "train")
+  if spec.real.weight > 0:  # index the recordings now: bad input stops the run before compiling
+    real = pipeline.Synthesizer(spec).real()
+    real.chunk(spec.seed, 0)  # and a source none of whose chunks fit the slots
+    logging.info("%s; %.0f%% of the chunks", real.describe(), 100 * spec.real.weight)
   data_iter = iter(pipeline.dataset(spec, tc.batch_size, jax.process_index(),
                                     jax.process_count(), config.data.workers,
                                     config.data.prefetch))

@@ -9,10 +9,11 @@ from drzjax import model as model_lib
 from drzjax import tokens
 from drzjax.data import channel
 from drzjax.data import mixtures
+from drzjax.data import real
 
 
 @pytest.mark.parametrize("cls", [model_lib.ModelConfig, mixtures.MixConfig,
-                                 channel.ChannelConfig, tokens.Vocab])
+                                 channel.ChannelConfig, tokens.Vocab, real.RealConfig])
 def test_dataclass_defaults_are_the_base_config(cls):
   assert cls() == cls.from_config(get_config("base"))
 

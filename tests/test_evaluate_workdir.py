@@ -43,10 +43,14 @@ def test_folder_of_wavs(tiny_run, tmp_path):
     sf.write(data / f"{uri}.wav", wave, 16000)
     rttm.write_rttm(str(data / f"{uri}.rttm"), uri, segs)
   (data / "one.uem").write_text("one 1 0.0 10.0\n")
-  r = _cli(f"--workdir={tiny_run}", f"--data={data}", "--collar=0.25", f"--json={tmp_path / 's.json'}")
+  r = _cli(f"--workdir={tiny_run}", f"--data={data}", "--collar=0.25", "--baseline",
+           f"--json={tmp_path / 's.json'}")
   assert r.returncode == 0, r.stderr
   res = json.loads((tmp_path / "s.json").read_text())
   assert sorted(res["files"]) == ["one", "two"]
+  # The one-label baseline on the same recordings: x's 2.5 scored s of each file's 6 are
+  # given y's label.
+  assert abs(res["baseline"]["der"] - 2.5 / 6) < 1e-6 and "baseline (oracle" in r.stderr
   # 7 s of speech; each of the 4 boundaries loses the 0.25 s of its collar inside the speech.
   assert abs(res["files"]["two"]["total"] - (7.0 - 4 * 0.25)) < 1e-6
   # A malformed reference: file and line named, exit 2, no traceback.

@@ -5,7 +5,9 @@ step (on the accelerator), so the host only synthesises audio, and the bytes per
 the same order (16000 float32/s vs 62.5 x 80 float32/s mel frames is 3.2x more, but it is
 plain memory copy, not host FLOPs).
 
-Global example k of the stream is mixture (seed, k). Host h of H takes examples k = h, h+H, ...
+Global example k of the stream is mixture (seed, k), or, for a data.real_weight share of k
+(`real.is_real`, a pure function of (seed, k)), a chunk of the real recordings of data.real_dir
+(data/real.py). Host h of H takes examples k = h, h+H, ...
 and batches them by B/H; the union over hosts of their j-th batches is exactly examples
 [j*B, (j+1)*B). The grain iterator state is a position in this stream, checkpointed with the
 model, so a resumed run sees what an uninterrupted one would.
@@ -18,6 +20,7 @@ import numpy as np
 from drzjax import tokens
 from drzjax.data import speaker_bank as bank_lib
 from drzjax.data import mixtures
+from drzjax.data import real as real_lib
 
 STREAM_LEN = 2 ** 40  # effectively endless; grain MapDatasets are lazy
 # The stream seed of each use, config.seed + offset: training, validation (validate.py) and the
@@ -41,6 +44,7 @@ class ExampleSpec:
   num_frames: int      # audio positions of the model: the frame targets' length
   frame_secs: float    # seconds between them
   bank_weights: tuple = ()  # one per bank of a comma-separated bank_path; () = equal
+  real: real_lib.RealConfig = real_lib.RealConfig()  # real recordings mixed in (off by default)
 
   @classmethod
   def from_config(cls, config, bank_path, split="train", seed=None):
@@ -51,7 +55,10 @@ class ExampleSpec:
                config.tokens.max_label_len,
                tokens.num_positions(num_samples, m.hop, tuple(m.strides)),
                tokens.frame_secs(config.data.sample_rate, m.hop, tuple(m.strides)),
-               bank_weights(config))
+               bank_weights(config),
+               # Recordings have a train and a val split; the test set stays synthetic.
+               real_lib.RealConfig.from_config(config) if split in ("train", "val")
+               else real_lib.RealConfig())
 
   @property
   def num_samples(self):
@@ -74,9 +81,10 @@ class Synthesizer:
   def __init__(self, spec):
     self.spec = spec
     self._bank = None
+    self._real = None
 
   def __getstate__(self):
-    return {"spec": self.spec, "_bank": None}
+    return {"spec": self.spec, "_bank": None, "_real": None}
 
   def bank(self):
     if self._bank is None:
@@ -84,7 +92,18 @@ class Synthesizer:
       self._speakers = self._bank.speakers(self.spec.split)
     return self._bank
 
+  def real(self):
+    """The real recordings of this split (data/real.py), or None: off, or a val split without
+    recordings (validation is then synthetic). Indexes the folder on first use."""
+    if self._real is None and self.spec.real.weight > 0:
+      spec = self.spec
+      src = real_lib.Source(spec.real, spec.split, spec.mix, spec.vocab.speakers)
+      self._real = src if src.recordings else False
+    return self._real or None
+
   def mixture(self, index):
+    if real_lib.is_real(self.spec.seed, index, self.spec.real.weight) and self.real():
+      return self.real().chunk(self.spec.seed, index)
     bank = self.bank()
     return mixtures.make(bank, self._speakers, self.spec.seed, index, self.spec.mix)
 
