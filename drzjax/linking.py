@@ -23,8 +23,8 @@ MIN_CLIP_SECS = 0.3   # less speech than this (overlapped included) is not embed
 # a file speaker takes an enrolled name. Calibrated on training voices (MODEL.md, "Linking").
 THRESHOLD = 0.4
 ENROLL_THRESHOLD = 0.4
-# The decoder sometimes gives one voice two letters in one chunk (LibriSpeech voices: about one
-# chunk in five), so two speakers that share a chunk still merge when they are this similar.
+# The decoder sometimes gives one voice two letters in one chunk (LibriSpeech voices: 3-4 chunks
+# of 12 in some conversations), so two speakers that share a chunk still merge when this alike.
 SAME_CHUNK_THRESHOLD = 0.7
 # A speaker heard in one chunk only, with under this share of the file's speech, is taken for
 # such a split and joins the most similar speaker.
