@@ -352,10 +352,11 @@ class Diarizer:
       if use_embeddings:  # one unit per voice heard in this chunk's new audio, grouped by name
         for name in dict.fromkeys(heard):
           clip, secs = linking_lib.clip_for(chunk, self.sr, local, (n, name))
+          emb = linking_lib.embed(self.campp(), clip, self.sr)
           units.append(linking_lib.Unit(
-              n, (n, name), name if use_prompts else (n, name),
-              linking_lib.embed(self.campp(), clip, self.sr), secs,
-              linking_lib.segment_parts(self.campp(), chunk, self.sr, local, (n, name), first)))
+              n, (n, name), name if use_prompts else (n, name), emb, secs,
+              linking_lib.segment_parts(self.campp(), chunk, self.sr, local, (n, name), first,
+                                        emb)))
       # Most recently heard speakers go last, so they stay in a full prompt.
       order = {nm: i for i, nm in enumerate(heard)}
       known.sort(key=lambda spk: order.get(spk.name, -1))

@@ -92,17 +92,21 @@ def embed(campp, clip, sr):
   return e / max(np.linalg.norm(e), 1e-12)
 
 
-def segment_parts(campp, wave, sr, segs, key, first_index):
+def segment_parts(campp, wave, sr, segs, key, first_index, whole=None):
   """Embeddings of `key`'s segments in a chunk (segs: [(s, e, label)], chunk-local; segment i
   of segs is segment first_index + i of the file) whose solo part is at least SEGMENT_SECS:
-  -> [(segment index, embedding)]."""
+  -> [(segment index, embedding)]. `whole`: the letter's own embedding (`clip_for`'s clip),
+  which is that of its segment when it has only one: not computed twice."""
+  mine = [i for i, (_, _, k) in enumerate(segs) if k == key]
   out = []
-  for i, (s, e, k) in enumerate(segs):
-    if k != key:
-      continue
+  for i in mine:
+    s, e, _ = segs[i]
     others = [x for j, x in enumerate(segs) if j != i]
     solo = solo_regions([(s, e, "me")] + [(a, b, "other") for a, b, _ in others], "me")
     if sum(b - a for a, b in solo) >= SEGMENT_SECS:
+      if len(mine) == 1 and whole is not None:
+        out.append((first_index + i, whole))
+        continue
       clip = np.concatenate([wave[int(a * sr):int(b * sr)] for a, b in solo])
       out.append((first_index + i, embed(campp, clip, sr)))
   return out
