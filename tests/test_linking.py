@@ -209,41 +209,15 @@ def test_fill_speech_gives_uncovered_speech_to_the_nearest_speaker():
 
 
 def test_streamed_speech_regions_match_the_whole_file():
-  """_SpeechTrack's regions of a file read 10 s at a time cover the same speech as the network
-  run over the whole file (within 3% of the time), and never past the end."""
+  """_SpeechTrack's regions of a file read 10 s at a time are those of the network run over the
+  whole file at the same settings, and lie inside the audio."""
   from drzjax import diarize
   from drzjax.data import neural_vad
   audio, _, _ = conversation(VOICES)  # ~37 s of real speech with pauses
   track = diarize._SpeechTrack(SR)
-  t0 = 0.0
   for i in range(0, len(audio), 10 * SR):
-    track.add(audio[i:i + 10 * SR], t0)
-    t0 += len(audio[i:i + 10 * SR]) / SR
-  track.finish(t0)
-  grid = np.arange(0, t0, 0.01)
-
-  def mask(regions):
-    m = np.zeros(len(grid), bool)
-    for a, b in regions:
-      m[(grid >= a) & (grid < b)] = True
-    return m
-
-  whole = mask([(a / SR, b / SR) for a, b in neural_vad.speech_regions(audio, SR, **track.vad_kw)])
-  streamed = mask(track.regions)
-  assert whole.mean() > 0.5 and np.mean(whole == streamed) > 0.97
-  assert all(a < b <= t0 + 1e-6 for a, b in track.regions)
-  assert all(b <= a2 + 1e-9 for (_, b), (a2, _) in zip(track.regions, track.regions[1:]))
-
-
-def test_meetings_hold_exactly_their_voices_entering_and_leaving():
-  from drzjax import export, scoring
-  config, _, _ = export.load(export.DEFAULT_DIR)
-  a, _ = scoring.heldout_mixtures(config, 2, secs=300.0, voices=8)
-  b, _ = scoring.heldout_mixtures(config, 2, secs=300.0, voices=8)
-  for m, again in zip(a, b):
-    assert np.array_equal(m.audio, again.audio) and m.segments == again.segments
-    assert len(m.audio) == 300 * SR and len({w for _, _, w in m.segments}) == 8
-    first = {w for s, e, w in m.segments if s < 60}
-    last = {w for s, e, w in m.segments if e > 240}
-    assert first and last and not first & last  # nobody speaks in both the first and last minute
-  assert not np.array_equal(a[0].audio[:SR * 10], a[1].audio[:SR * 10])
+    track.add(audio[i:i + 10 * SR])
+  track.finish()
+  whole = [(a / SR, b / SR) for a, b in neural_vad.speech_regions(audio, SR, **track.vad_kw)]
+  assert len(whole) > 3 and np.allclose(track.regions, whole, atol=1e-3), (track.regions, whole)
+  assert all(0 <= a < b <= len(audio) / SR for a, b in track.regions)

@@ -147,3 +147,21 @@ def test_progress_header_from_before_vad_resumes(tmp_path):
   (out / build.PROGRESS).write_text(json.dumps(header) + "\n")
   build.build_corpus(LIBRI, "librispeech", str(out), log=lambda m: None)
   assert bank_lib.open_bank(str(out)).manifest["vad"] == build.VAD_NAME
+
+
+@pytest.mark.parametrize("seconds,piece", [(38.0, 10.0), (38.0, 3.3), (7.98, 10.0), (3.0, 0.7),
+                                            (0.02, 0.01)])
+def test_stream_gives_the_whole_file_probabilities(seconds, piece):
+  """neural_vad.Stream, fed a real recording piece by piece, runs the same windows as
+  speech_probability on the whole file: lengths around one window (7.98 s + the edge padding is
+  just under 10 s), pieces shorter and longer than the 5 s hop, and a file too short for a frame."""
+  import glob  # noqa: PLC0415
+  files = sorted(glob.glob(os.path.join(LIBRI, "*", "*", "*.flac"))) + [AMI + ".flac"]
+  x = np.concatenate([read(f) for f in files])[:int(seconds * SR)]
+  st = nv.Stream()
+  step = int(piece * SR)
+  for i in range(0, len(x), step):
+    st.add(x[i:i + step])
+  got, want = st.finish(), nv.speech_probability(x)
+  assert got.shape == want.shape
+  assert np.allclose(got, want, atol=1e-5)

@@ -96,6 +96,68 @@ def speech_probability(wave, params=None, max_batch=MAX_BATCH, edge_frames=EDGE_
   return (total[:frames] / np.maximum(count[:frames], 1)).astype(np.float32)
 
 
+class Stream:
+  """`speech_probability` of a file read piece by piece (diarize streams its input): the same
+  windows on the same frame grid, each run once as soon as its audio has arrived, so at most a
+  window and a piece of audio are held. `add(samples)` any number of times, then `finish()` ->
+  (F,) float32, equal to speech_probability(the whole file)."""
+
+  def __init__(self, params=None):
+    self.params = _params() if params is None else params
+    self.edge = EDGE_FRAMES * seg.FRAME_STEP
+    self.buf = np.zeros(self.edge, np.float32)  # the leading edge padding, then the audio
+    self.buf_start = 0   # index in the padded file of buf[0]
+    self.next = 0        # start of the next regular window (a multiple of HOP)
+    self.done = set()    # starts of the windows run
+    self.n = 0           # samples of the file so far
+    self.total = np.zeros(0, np.float64)
+    self.count = np.zeros(0, np.float64)
+
+  def _run(self, start, x):
+    prob = np.asarray(_speech_prob(self.params, x[None]))[0]
+    f = start // seg.FRAME_STEP
+    if len(self.total) < f + WINDOW_FRAMES:
+      grow = f + WINDOW_FRAMES - len(self.total)
+      self.total, self.count = np.pad(self.total, (0, grow)), np.pad(self.count, (0, grow))
+    self.total[f:f + WINDOW_FRAMES] += prob
+    self.count[f:f + WINDOW_FRAMES] += 1
+    self.done.add(start)
+
+  def _regular(self):
+    while self.next + WINDOW <= self.buf_start + len(self.buf):
+      a = self.next - self.buf_start
+      self._run(self.next, self.buf[a:a + WINDOW])
+      self.next += HOP
+    # The end-flush window starts at or after the last regular one: keep audio from there.
+    keep = max(0, self.next - HOP - self.buf_start)
+    self.buf, self.buf_start = self.buf[keep:], self.buf_start + keep
+
+  def add(self, samples):
+    self.buf = np.concatenate([self.buf, np.asarray(samples, np.float32)])
+    self.n += len(samples)
+    self._regular()
+
+  def finish(self):
+    n = self.n
+    if n < seg.RECEPTIVE_FIELD:
+      return np.zeros(0, np.float32)
+    self.buf = np.concatenate([self.buf, np.zeros(self.edge, np.float32)])
+    padded = n + 2 * self.edge
+    self._regular()
+    if padded <= WINDOW:  # one zero-padded window, as window_starts gives
+      x = np.zeros(WINDOW, np.float32)
+      x[:len(self.buf)] = self.buf
+      self._run(0, x)
+    else:
+      last = (padded - WINDOW) // seg.FRAME_STEP * seg.FRAME_STEP
+      if last not in self.done:
+        a = last - self.buf_start
+        self._run(last, self.buf[a:a + WINDOW])
+    frames = min(seg.num_frames(padded), len(self.total))
+    prob = self.total[:frames] / np.maximum(self.count[:frames], 1)
+    return prob[EDGE_FRAMES:EDGE_FRAMES + seg.num_frames(n)].astype(np.float32)
+
+
 def regions_from_probability(prob, num_samples, sample_rate=SAMPLE_RATE, onset=0.5,
                              offset=0.35, min_speech=0.2, min_gap=0.3, pad=0.05):
   """Speech regions from per-frame P(speech) (hysteresis, then `vad.clean_regions`)."""
