@@ -154,10 +154,7 @@ def fill_speech(segments, speech, min_secs=0.1):
   covered = intervals.merge((s, e) for s, e, _ in segments)
   out = list(segments)
   for a, b in speech:
-    pieces = [(a, b)]
-    for s, e in covered:
-      pieces = [p for x, y in pieces for p in ((x, min(y, s)), (max(x, e), y)) if p[1] - p[0] > 1e-9]
-    for x, y in pieces:
+    for x, y in intervals.subtract((a, b), covered):
       if y - x >= min_secs:
         mid = (x + y) / 2
         near = min(segments, key=lambda t: max(t[0] - mid, mid - t[1], 0.0))

@@ -219,7 +219,6 @@ def _score_long(d, args, config):
   from drzjax import scoring  # noqa: PLC0415 - jax: only the diarizing modes
   # --mix-speakers with --secs: meetings of exactly that many voices, a few at a time.
   voices = args.mix_speakers or 0
-  config.data.num_speakers = min(config.data.num_speakers, args.chunk_speakers)
   mixtures, synth = scoring.heldout_mixtures(config, args.num, secs=args.secs,
                                              bank_path=args.bank, split=args.split, voices=voices)
   bank = synth.bank()
@@ -255,9 +254,10 @@ def _score_long(d, args, config):
 def _score_synthetic_args(d, args):
   from drzjax import scoring  # noqa: PLC0415 - jax: only the diarizing modes
   config = d.config
-  args.chunk_speakers = config.data.num_speakers  # before --mix-speakers overrides it
   for flag, key in (("interrupt_max", "interrupt_max"), ("silence_max", "silence_max"),
                     ("mix_speakers", "num_speakers"), ("noise_prob", "noise_prob")):
+    if flag == "mix_speakers" and args.secs:
+      continue  # long audio: the meeting's voices (_score_long), a chunk's stay the model's
     if getattr(args, flag) is not None:
       config.data[key] = getattr(args, flag)
   if args.secs:

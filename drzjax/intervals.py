@@ -1,4 +1,5 @@
-"""Interval arithmetic shared by synthesis, scoring and diarize: one merge, written once."""
+"""Interval arithmetic shared by synthesis, scoring, diarize and linking: one merge and one
+subtraction, written once."""
 
 
 def merge(intervals, gap=0.0):
@@ -19,3 +20,12 @@ def merge_by_label(segments, gap=0.0):
   for s, e, w in segments:
     by.setdefault(w, []).append((s, e))
   return sorted((s, e, w) for w, iv in by.items() for s, e in merge(iv, gap))
+
+
+def subtract(span, cuts, eps=1e-9):
+  """The pieces of `span` (start, end) that none of `cuts` [(start, end)] covers, longer than
+  eps, in order."""
+  pieces = [span]
+  for cs, ce in cuts:
+    pieces = [p for a, b in pieces for p in ((a, min(b, cs)), (max(a, ce), b)) if p[1] - p[0] > eps]
+  return pieces

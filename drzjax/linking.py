@@ -13,6 +13,8 @@ import dataclasses
 
 import numpy as np
 
+from drzjax import intervals
+
 # Embedded clip lengths: a clip is cut to the longest of these that it fills (a shorter one is
 # repeated to the first), so a file compiles the embedder for a handful of shapes only.
 CLIP_SECS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
@@ -50,14 +52,7 @@ def solo_regions(segs, key):
   """[(start, end)] where `key` speaks and no other label of `segs` [(s, e, label)] does."""
   mine = sorted((s, e) for s, e, k in segs if k == key)
   others = sorted((s, e) for s, e, k in segs if k != key)
-  out = []
-  for s, e in mine:
-    pieces = [(s, e)]
-    for os_, oe in others:
-      pieces = [p for a, b in pieces
-                for p in ((a, min(b, os_)), (max(a, oe), b)) if p[1] - p[0] > 1e-6]
-    out += pieces
-  return out
+  return [p for span in mine for p in intervals.subtract(span, others, eps=1e-6)]
 
 
 def clip_for(wave, sr, segs, key):

@@ -84,3 +84,10 @@ def test_merge_by_label_merges_each_label_alone():
     want = sorted((s, e, w) for w in {w for *_, w in segs}
                   for s, e in reference([(s, e) for s, e, v in segs if v == w], gap))
     assert intervals.merge_by_label(segs, gap) == want, segs
+
+
+def test_subtract_keeps_the_uncovered_pieces_in_order():
+  assert intervals.subtract((0.0, 10.0), [(2.0, 3.0), (5.0, 6.0), (9.5, 12.0)]) == [
+      (0.0, 2.0), (3.0, 5.0), (6.0, 9.5)]
+  assert intervals.subtract((1.0, 2.0), [(0.0, 5.0)]) == []
+  assert intervals.subtract((1.0, 2.0), []) == [(1.0, 2.0)]
