@@ -123,12 +123,24 @@ def _cache_len(model, max_len):
   return model.cfg.num_audio + max_len
 
 
-def sample_loop(model, variables, wave, rng, knobs, forced, forced_len, mode, max_len):
-  """Greedy / sampling with the KV cache -> ids (B, max_len)."""
+def _prefill(model, variables, wave, max_len, speech):
+  """The encoder pass -> (first logits, cache, the segmentation front end's P(speech) (B, F)
+  when `speech`, else None)."""
+  cls = type(model)
+  cache = model.apply(variables, wave.shape[0], _cache_len(model, max_len), method=cls.init_cache)
+  if not speech:
+    return (*model.apply(variables, wave, cache, method=cls.prefill), None)
+  (logits, cache), state = model.apply(variables, wave, cache, method=cls.prefill,
+                                       mutable=["intermediates"])
+  return logits, cache, state["intermediates"]["seg_speech"][0]
+
+
+def sample_loop(model, variables, wave, rng, knobs, forced, forced_len, mode, max_len,
+                speech=False):
+  """Greedy / sampling with the KV cache -> ids (B, max_len) (and P(speech), `_prefill`)."""
   b = wave.shape[0]
   cls = type(model)
-  cache = model.apply(variables, b, _cache_len(model, max_len), method=cls.init_cache)
-  logits, cache = model.apply(variables, wave, cache, method=cls.prefill)
+  logits, cache, prob = _prefill(model, variables, wave, max_len, speech)
   pick = functools.partial(_pick, model, mode, rng=rng, knobs=knobs, forced=forced,
                            forced_len=forced_len, max_len=max_len)
   tok, gram = pick(jnp.int32(0), logits, grammar_init(b))
@@ -145,7 +157,8 @@ def sample_loop(model, variables, wave, rng, knobs, forced, forced_len, mode, ma
     tok, gram = pick(pos, logits, gram)
     return pos + 1, ids.at[:, pos].set(tok), tok, gram, cache
 
-  return jax.lax.while_loop(cond, body, (jnp.int32(1), ids, tok, gram, cache))[1]
+  ids = jax.lax.while_loop(cond, body, (jnp.int32(1), ids, tok, gram, cache))[1]
+  return (ids, prob) if speech else ids
 
 
 def recompute_loop(model, variables, wave, knobs, forced, forced_len, max_len):
@@ -233,15 +246,15 @@ def beam_select(model, st, pos, logits, knobs, forced, forced_len, max_len):
       fin_flags=_gather(jnp.concatenate([st.fin_flags, new_fin], 1), fi), cache=cache)
 
 
-def beam_search(model, variables, wave, knobs, forced, forced_len, width, max_len):
-  """-> (seqs (B, W, max_len), scores (B, W)), best first.
+def beam_search(model, variables, wave, knobs, forced, forced_len, width, max_len,
+                speech=False):
+  """-> (seqs (B, W, max_len), scores (B, W)), best first (and P(speech), `_prefill`).
 
   knobs["early_stop"] False runs every row to max_len: the reference the stop rule must match
   (traced, so that the reference reuses the compiled search).
   """
   b, w, cls = wave.shape[0], width, type(model)
-  cache = model.apply(variables, b, _cache_len(model, max_len), method=cls.init_cache)
-  logits, cache = model.apply(variables, wave, cache, method=cls.prefill)
+  logits, cache, prob = _prefill(model, variables, wave, max_len, speech)
   rep = lambda x: jnp.repeat(x, w, axis=0)  # prefill once per row, then copy to its beams
   st = BeamState(
       pos=jnp.int32(0),
@@ -276,23 +289,25 @@ def beam_search(model, variables, wave, knobs, forced, forced_len, width, max_le
   live_scores = jnp.where(st.live_logp > NEG_INF / 2,
                           st.live_logp / brevity_penalty(knobs["alpha"], st.pos + 1), 2 * NEG_INF)
   scores, idx = jax.lax.top_k(jnp.concatenate([st.fin_scores, live_scores], 1), w)
-  return _gather(jnp.concatenate([st.fin_seqs, st.live_seqs], 1), idx), scores
+  out = _gather(jnp.concatenate([st.fin_seqs, st.live_seqs], 1), idx), scores
+  return (*out, prob) if speech else out
 
 
 # ---------------------------------------------------------------------------------------------
 # Public API: validation, padding and one compiled function per (model, mode, beam, max_len).
 
 @functools.lru_cache(maxsize=64)
-def compiled(model, mode, beam, max_len):
-  """The jitted decoder for static (model, mode, beam, max_len); knobs are traced scalars."""
+def compiled(model, mode, beam, max_len, speech=False):
+  """The jitted decoder for static (model, mode, beam, max_len); knobs are traced scalars.
+  speech (greedy, sample, beam): also return the segmentation front end's P(speech)."""
   if mode == "beam":
     return jax.jit(lambda v, wave, rng, knobs, f, fl: beam_search(
-        model, v, wave, knobs, f, fl, beam, max_len))
+        model, v, wave, knobs, f, fl, beam, max_len, speech))
   if mode == "recompute":
     return jax.jit(lambda v, wave, rng, knobs, f, fl: recompute_loop(
         model, v, wave, knobs, f, fl, max_len))
   return jax.jit(lambda v, wave, rng, knobs, f, fl: sample_loop(
-      model, v, wave, rng, knobs, f, fl, mode, max_len))
+      model, v, wave, rng, knobs, f, fl, mode, max_len, speech))
 
 
 def _variables(params):
@@ -342,7 +357,8 @@ def _prepare(model, wave, *, num_speakers, min_speakers, max_speakers, forced, f
 
 def decode(params, model, wave, *, mode="greedy", beam=1, length_penalty=0.6, temperature=1.0,
            top_k=0, top_p=1.0, rng=None, num_speakers=0, min_speakers=0, max_speakers=0,
-           forced=None, forced_len=None, max_len=None, min_len=0, return_scores=False):
+           forced=None, forced_len=None, max_len=None, min_len=0, return_scores=False,
+           return_speech=False):
   """Label ids (B, max_len) int32 for waveforms (B, <= num_samples), EOS-terminated, PAD after.
 
   mode: "greedy", "sample" (temperature, top_k (0: off), top_p (1: off), rng) or "beam" (beam
@@ -351,7 +367,9 @@ def decode(params, model, wave, *, mode="greedy", beam=1, length_penalty=0.6, te
   (B,) (default F): tokens taken verbatim at label positions < forced_len. min_len: EOS is
   illegal before this label position (benchmarks use min_len=max_len to decode a fixed length).
   max_len defaults to the model's max_label_len. return_scores (beam only): also the
-  (B, beam) n-best ids and their scores.
+  (B, beam) n-best ids and their scores. return_speech: -> (that, P(speech) (B, F)) from the
+  model's segmentation front end (model.frontend with +seg), frame f of the chunk padded to
+  num_samples centred on sample 270 f + 495 (nets/segmentation.py); no extra network run.
   """
   if mode not in MODES:
     raise ValueError(f"mode={mode!r}: choose one of {MODES}")
@@ -372,12 +390,20 @@ def decode(params, model, wave, *, mode="greedy", beam=1, length_penalty=0.6, te
     if mode == "sample":
       raise ValueError("sampling needs an rng key")
     rng = jax.random.PRNGKey(0)
-  fn = compiled(model, mode, beam if mode == "beam" else 1, max_len)
+  if return_speech and "seg" not in model.cfg.nets:
+    raise ValueError(f"return_speech needs the segmentation front end; this model's "
+                     f"frontend is {model.cfg.frontend!r}")
+  fn = compiled(model, mode, beam if mode == "beam" else 1, max_len, bool(return_speech))
   out = fn(_variables(params), wave, rng, knobs, forced, forced_len)
+  if return_speech:
+    *out, speech = out
+    out = out if mode == "beam" else out[0]
   if mode == "beam":
     seqs, scores = np.asarray(out[0]), np.asarray(out[1])
-    return (seqs[:, 0], seqs, scores) if return_scores else seqs[:, 0]
-  return np.asarray(out)
+    result = (seqs[:, 0], seqs, scores) if return_scores else seqs[:, 0]
+  else:
+    result = np.asarray(out)
+  return (result, np.asarray(speech)) if return_speech else result
 
 
 def recompute_decode(params, model, wave, *, num_speakers=0, min_speakers=0, max_speakers=0,

@@ -75,6 +75,14 @@ def frames(name, variables, wave):
   return campplus.trunk_frames(variables, campplus.features(wave))
 
 
+def speech_probability(variables, seg_frames):
+  """segmentation-3.0's (B, F, 128) last hidden layer (`frames("seg", ...)`) -> (B, F) P(any
+  speaker active): its classifier, then 1 - P(the empty powerset class)."""
+  head = variables["params"]["classifier"]
+  logits = seg_frames.astype(jnp.float32) @ head["kernel"] + head["bias"]
+  return 1.0 - jax.nn.softmax(logits, axis=-1)[..., 0]
+
+
 def abstract_variables(name):
   """The network's variables as ShapeDtypeStructs (for zero-initialising the model's copy)."""
   from drzjax.nets import campplus  # noqa: PLC0415

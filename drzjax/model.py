@@ -277,6 +277,10 @@ class DiarizationTransformer(nn.Module):
       v = self.net_vars[n]
       v = v if cfg.frontend_trainable else jax.lax.stop_gradient(v)
       f = frontends.frames(n, v, wave)
+      if n == "seg" and self.is_mutable_collection("intermediates"):
+        # The network's own speech probability, at no cost: diarize fills unlabelled speech
+        # from it (decode.decode(..., return_speech=True)).
+        self.sow("intermediates", "seg_speech", frontends.speech_probability(v, f))
       pool = frontends.pool_matrix(n, wave.shape[1], x.shape[1], cfg.frame_secs)
       f = jnp.einsum("pf,bfc->bpc", jnp.asarray(pool), f)
       x = x + self.net_proj[n](self.net_norm[n](f.astype(x.dtype)))

@@ -214,10 +214,90 @@ def test_streamed_speech_regions_match_the_whole_file():
   from drzjax import diarize
   from drzjax.data import neural_vad
   audio, _, _ = conversation(VOICES)  # ~37 s of real speech with pauses
-  track = diarize._SpeechTrack(SR)
+  track = diarize._SpeechTrack(SR, from_decoder=False)
   for i in range(0, len(audio), 10 * SR):
     track.add(audio[i:i + 10 * SR])
   track.finish()
   whole = [(a / SR, b / SR) for a, b in neural_vad.speech_regions(audio, SR, **track.vad_kw)]
   assert len(whole) > 3 and np.allclose(track.regions, whole, atol=1e-3), (track.regions, whole)
   assert all(0 <= a < b <= len(audio) / SR for a, b in track.regions)
+
+
+def test_the_decoder_returns_its_front_ends_speech_probability(diarizer):
+  """decode(return_speech=True): the same labels, and P(speech) equal to the segmentation
+  network's own run on the (padded) chunk; a model without that front end refuses."""
+  from drzjax import decode
+  from drzjax.data import neural_vad
+  audio, _, _ = conversation(VOICES)
+  chunk = audio[5 * SR:12 * SR]   # short: decode pads it to the model's 10 s
+  ids, prob = decode.decode(diarizer.params, diarizer.model, chunk[None], return_speech=True)
+  np.testing.assert_array_equal(ids, decode.decode(diarizer.params, diarizer.model, chunk[None]))
+  padded = np.pad(chunk, (0, diarizer.model.cfg.num_samples - len(chunk)))[None]
+  own = np.asarray(neural_vad._speech_prob(neural_vad._params(), padded))
+  assert prob.shape == own.shape and np.abs(prob - own).max() < 1e-4
+  assert prob[:, :100].max() > 0.9   # speech at the start, silence in the padding
+  assert prob[:, -100:].max() < 0.2
+  import dataclasses
+  mel_only = type(diarizer.model)(dataclasses.replace(diarizer.model.cfg, frontend="mel"))
+  with pytest.raises(ValueError, match="segmentation front end"):
+    decode.decode(diarizer.params, mel_only, chunk[None], return_speech=True)
+
+
+def test_decoder_speech_lands_on_the_file_grid():
+  """_SpeechTrack from the decoder: each file frame takes the probability of its chunk's
+  decoded-wave frame centred nearest to it, after the prompt; a chunk not decoded is 0."""
+  from drzjax import diarize
+  from drzjax.nets import segmentation as seg
+  track = diarize._SpeechTrack(SR, from_decoder=True)
+  rng = np.random.default_rng(0)
+  lens, heads, probs = [7 * SR, 10 * SR, 4 * SR], [3 * SR, 0, 0], []
+  for i, (n, head) in enumerate(zip(lens, heads)):
+    track.add(np.zeros(n, np.float32))
+    probs.append(rng.uniform(0.01, 1, size=seg.num_frames(10 * SR)).astype(np.float32))
+    if i < 2:       # the last chunk was silent: not decoded
+      track.speech(head, probs[-1])
+  got = track.probability()
+  half = seg.RECEPTIVE_FIELD // 2
+  centre = np.arange(seg.num_frames(sum(lens))) * seg.FRAME_STEP + half
+  assert len(got) == len(centre)
+  starts = np.cumsum([0] + lens)
+  for f in range(len(centre)):
+    c = np.searchsorted(starts, centre[f], side="right") - 1
+    if c == 2:
+      assert got[f] == 0
+      continue
+    j = np.flatnonzero(probs[c] == got[f])
+    off = centre[f] - starts[c] + heads[c] - (j[0] * seg.FRAME_STEP + half) if len(j) else None
+    # The nearest frame; before the wave's first frame centre or past its last one (the wave's
+    # first ~30 ms and last ~47 ms), that frame.
+    assert off is not None and (abs(off) <= seg.FRAME_STEP // 2 or (j[0] == 0 and -half <= off < 0)
+                                or (j[0] == len(probs[c]) - 1 and off > 0)), (f, c, off)
+
+
+def test_diarize_speech_from_the_decoder_matches_the_networks_own_windows(diarizer):
+  """The filling's speech from the decoder's chunks is within a few per cent of the network's
+  own overlapping windows over the whole file; a chunk the energy detector finds silent is not
+  decoded and holds no speech."""
+  from drzjax import decode
+  from drzjax.data import neural_vad
+  audio, _, _ = conversation(VOICES)
+  audio = np.concatenate([audio[:28 * SR], np.zeros(20 * SR, np.float32), audio[28 * SR:]])
+  n = diarizer.model.cfg.num_samples
+  from drzjax import diarize
+  from drzjax.data import vad
+  track = diarize._SpeechTrack(SR, from_decoder=True)
+  for i in range(0, len(audio), n):
+    chunk = audio[i:i + n]
+    track.add(chunk)
+    if len(vad.speech_regions(chunk, SR)):
+      _, prob = decode.decode(diarizer.params, diarizer.model, chunk[None], return_speech=True)
+      track.speech(0, prob[0])
+  track.finish()
+  whole = [(a / SR, b / SR) for a, b in neural_vad.speech_regions(audio, SR, **track.vad_kw)]
+  grid = np.arange(0, len(audio) / SR, 0.01)
+  def mask(regions):
+    return np.any([(grid >= a) & (grid < b) for a, b in regions], axis=0)
+  mine, theirs = mask(track.regions), mask(whole)
+  print(f'speech: decoder-sourced and whole-file runs differ on {np.mean(mine != theirs):.2%} of the time')
+  assert theirs.sum() > 1500 and np.mean(mine != theirs) < 0.03, np.mean(mine != theirs)
+  assert not mine[(grid >= 29) & (grid < 47)].any()   # 28-48 s: digital silence; 30-40 not decoded
