@@ -619,7 +619,6 @@ def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
   logs.setup()
   from drzjax import rttm  # noqa: PLC0415
-  from drzjax import checkpoint  # noqa: PLC0415
   # Everything that can be checked without the model first: loading it takes seconds.
   uris, notes = output_names(args.files)
   for note in notes:
@@ -639,6 +638,10 @@ def main(argv=None):
     sys.exit(f"error: --ref {e}")
   from drzjax import compile_cache  # noqa: PLC0415
   compile_cache.enable()  # a repeat run loads its compiled programs instead of compiling them
+  load_errors = (FileNotFoundError, ValueError, audio_lib.AudioError, OSError)
+  if args.workdir:  # only a training run's checkpoint can mismatch (orbax + grain: ~0.3 s)
+    from drzjax import checkpoint  # noqa: PLC0415
+    load_errors += (checkpoint.CheckpointMismatch,)
   try:
     d = Diarizer.load(args.workdir)
     d.decoder, d.linking, d.fill = args.decoder, args.linking, args.fill
@@ -657,8 +660,7 @@ def main(argv=None):
     for problem in enroll_problems:
       logging.error("error: %s", problem)
     os.makedirs(args.out, exist_ok=True)
-  except (FileNotFoundError, ValueError, audio_lib.AudioError, checkpoint.CheckpointMismatch,
-          OSError) as e:
+  except load_errors as e:
     sys.exit(f"error: {e}")
   failed, t_all, audio_all = sum(map(bool, problems)), time.time(), 0.0
   for i, (path, uri) in enumerate(zip(args.files, uris)):

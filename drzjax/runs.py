@@ -13,11 +13,12 @@ def read_config(path):
   """A run's or an export's config.json as a ConfigDict. Keys added since older runs were saved
   get the values that reproduce those runs (one bank, no channel augmentation)."""
   import ml_collections  # noqa: PLC0415
-  from drzjax.data import channel  # noqa: PLC0415
   with open(path) as f:
     d = json.load(f)
   d.setdefault("bank", {}).setdefault("weights", "")
-  d.setdefault("channel", {f.name: 0.0 for f in dataclasses.fields(channel.ChannelConfig)})
+  if "channel" not in d:  # (the module imports scipy.signal: off diarize's start-up path)
+    from drzjax.data import channel  # noqa: PLC0415
+    d["channel"] = {f.name: 0.0 for f in dataclasses.fields(channel.ChannelConfig)}
   d.setdefault("model", {}).setdefault("frontend", "mel")
   d["model"].setdefault("frontend_trainable", False)
   for key in ("empty_prob", "solo_prob", "lead_prob", "trail_prob", "far_prob", "real_weight"):

@@ -55,3 +55,14 @@ def test_bfloat16_compute_tracks_float32():
   assert float(jnp.abs(p32 - p16).max()) < 0.05
   assert float(jnp.abs(jax.nn.sigmoid(f32) - jax.nn.sigmoid(f16)).max()) < 0.05
   assert float(jnp.abs(l32 - l16).mean()) > 0  # bfloat16 really ran
+
+
+@pytest.mark.parametrize("sr,n_fft,n_mels", [(16000, 640, 80), (16000, 400, 80),
+                                            (8000, 256, 40), (22050, 2048, 128)])
+def test_mel_filterbank_is_librosas(sr, n_fft, n_mels):
+  """The filterbank written out in numpy (librosa.filters is kept off diarize's start-up) is
+  librosa's Slaney filterbank."""
+  ours = features.mel_filterbank(sr, n_fft, n_mels)
+  theirs = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels).T
+  assert ours.shape == theirs.shape and ours.dtype == np.float32
+  np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-7)
