@@ -52,8 +52,13 @@ def test_solo_regions_cut_out_everyone_else():
 def test_fit_clip_uses_few_lengths_and_refuses_scraps():
   assert linking.fit_clip(np.ones(int(0.2 * SR)), SR) is None
   assert len(linking.fit_clip(np.ones(int(0.5 * SR)), SR)) == SR  # repeated up to 1 s
-  assert len(linking.fit_clip(np.ones(int(2.7 * SR)), SR)) == 2 * SR
+  ramp = np.arange(int(2.7 * SR), dtype=np.float32)
+  x = linking.fit_clip(ramp, SR)   # repeated up to 4 s: every sample heard
+  assert len(x) == 4 * SR and np.array_equal(x[:len(ramp)], ramp) and np.array_equal(
+      x[len(ramp):], ramp[:4 * SR - len(ramp)])
   assert len(linking.fit_clip(np.ones(60 * SR), SR)) == int(linking.CLIP_SECS[-1] * SR)
+  lengths = {len(linking.fit_clip(np.ones(int(s * SR)), SR)) for s in np.arange(0.3, 12, 0.1)}
+  assert lengths == {int(c * SR) for c in linking.CLIP_SECS}
 
 
 def test_letters_of_one_voice_join_across_chunks(voices):
