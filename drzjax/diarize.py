@@ -358,10 +358,11 @@ class Diarizer:
         counts = (0, 0, max(num_speakers, max_speakers))
       # The decoder pads a short last chunk with silence: what it says past the real audio (the
       # prompt plus this chunk) is not in the file, and would spill past the end once offset.
-      segs = self._decode(wave, forced, *counts, beam, speech=from_decoder)
       if from_decoder:
-        segs, prob = segs
+        segs, prob = self._decode(wave, forced, *counts, beam, speech=True)
         track.speech(len(head) if prompt_spk else 0, prob)
+      else:
+        segs = self._decode(wave, forced, *counts, beam)
       segs = clip_segments(segs, len(wave) / self.sr)
       # ---- Letters -> speakers: k < len(prompt) is prompt speaker k, later letters are new ----
       names = {k: spk.name for k, spk in enumerate(prompt_spk)}
@@ -402,19 +403,25 @@ class Diarizer:
     """The chunk loop's segments, labelled (chunk, name) -> labelled by file speaker: enrolled
     names where an enrolled voice matches, letters A, B, ... in order of first appearance
     otherwise."""
-    labels = linking_lib.cluster(units, threshold, num_speakers, min_speakers, max_speakers)
-    named = {}
+    # Enrolled voices join the clustering as anchors (one unit each, linking.anchors): letters
+    # gather round the voices they sound like, and a cluster holding an anchor takes its name.
+    anchors = []
     if enroll:
-      named = linking_lib.name_clusters(
-          units, labels, linking_lib.enrolled_centroids(self.campp(), enroll, self.sr),
-          enroll_threshold)
+      enrolled = linking_lib.enrolled_centroids(self.campp(), enroll, self.sr)
+      anchors = linking_lib.anchors(enrolled)
+    all_units = units + anchors
+    all_labels = linking_lib.cluster(all_units, threshold, num_speakers, min_speakers,
+                                     max_speakers)
+    labels = all_labels[:len(units)]
+    named = (linking_lib.name_anchored(all_units, all_labels, enrolled, enroll_threshold)
+             if enroll else {})
     letters = iter(tokens.letter(i) for i in range(10 ** 6))
     names = {}
-    for c in sorted(set(labels)):
+    for c in sorted(set(all_labels)):
       if c not in names:
         names[c] = named.get(c) or next(letters)
     of_key = {u.key: c for u, c in zip(units, labels)}
-    moved = linking_lib.refine(units, labels) if refine else {}
+    moved = linking_lib.refine(all_units, all_labels) if refine else {}
     return [(s, e, names[moved.get(i, of_key[k])]) for i, (s, e, k) in enumerate(segments)]
 
 

@@ -306,3 +306,23 @@ def test_diarize_speech_from_the_decoder_matches_the_networks_own_windows(diariz
   print(f'speech: decoder-sourced and whole-file runs differ on {np.mean(mine != theirs):.2%} of the time')
   assert theirs.sum() > 1500 and np.mean(mine != theirs) < 0.03, np.mean(mine != theirs)
   assert not mine[(grid >= 29) & (grid < 47)].any()   # 28-48 s: digital silence; 30-40 not decoded
+
+
+def test_enrolled_voices_anchor_the_clustering(voices):
+  """Anchors: letters join the enrolled voice they sound like and take its name; an enrolled
+  voice nobody speaks in names nothing and is not counted against --num-speakers; a voice not
+  enrolled keeps a letter."""
+  plan = [[0, 1], [1, 2], [2, 0], [0, 1]]
+  units = units_of(voices, plan)
+  enrolled = {"ann": voices[0], "bob": voices[1], "eve": voices[3]}
+  everyone = units + linking.anchors(enrolled)
+  for num in (0, 3):
+    labels = linking.cluster(everyone, num_speakers=num)
+    named = linking.name_anchored(everyone, labels, enrolled)
+    truth = [v for letters in plan for v in letters]
+    got = {truth[i]: named.get(labels[i]) for i in range(len(units))}
+    assert got == {0: "ann", 1: "bob", 2: None}, (num, got)
+    assert len(set(labels[:len(units)])) == 3
+    assert "eve" in named.values()   # her anchor stays apart, holding no letter
+    eve = [c for c, n in named.items() if n == "eve"][0]
+    assert eve not in labels[:len(units)]
