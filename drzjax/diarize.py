@@ -399,7 +399,7 @@ class Diarizer:
 
   def link(self, segments, units, enroll=(), num_speakers=0, min_speakers=0, max_speakers=0,
            threshold=linking_lib.THRESHOLD, enroll_threshold=linking_lib.ENROLL_THRESHOLD,
-           refine=True):
+           refine=True, margin=linking_lib.REFINE_MARGIN):
     """The chunk loop's segments, labelled (chunk, name) -> labelled by file speaker: enrolled
     names where an enrolled voice matches, letters A, B, ... in order of first appearance
     otherwise."""
@@ -421,7 +421,7 @@ class Diarizer:
       if c not in names:
         names[c] = named.get(c) or next(letters)
     of_key = {u.key: c for u, c in zip(units, labels)}
-    moved = linking_lib.refine(all_units, all_labels) if refine else {}
+    moved = linking_lib.refine(all_units, all_labels, margin) if refine else {}
     return [(s, e, names[moved.get(i, of_key[k])]) for i, (s, e, k) in enumerate(segments)]
 
 

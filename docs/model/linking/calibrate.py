@@ -7,6 +7,7 @@ another of its utterances) per threshold. One JSON line per (threshold) on stdou
   PYTHONPATH=. python docs/model/linking/calibrate.py --split=train --num=12 --secs=120
   PYTHONPATH=. python docs/model/linking/calibrate.py --bank=/work/banks/ls-train --split=all
   PYTHONPATH=. python docs/model/linking/calibrate.py --bank=BANK --split=all --secs=600 --voices=12 --num=3
+  PYTHONPATH=. python docs/model/linking/calibrate.py --thresholds=0.4 --margins=0,0.05,0.1 --segment-secs=0.5
 """
 import argparse
 import json
@@ -15,6 +16,7 @@ import logging
 
 from drzjax import der
 from drzjax import diarize
+from drzjax import linking
 from drzjax import scoring
 
 
@@ -29,7 +31,12 @@ def main():
   p.add_argument("--voices", type=int, default=0, help="meetings of exactly this many voices")
   p.add_argument("--linking", default="embeddings")
   p.add_argument("--thresholds", default="0.2,0.25,0.3,0.35,0.4,0.45,0.5,0.55,0.6,0.65,0.7")
+  p.add_argument("--margins", default=str(linking.REFINE_MARGIN),
+                 help="refine margins to try at each threshold (comma-separated)")
+  p.add_argument("--segment-secs", type=float, default=linking.SEGMENT_SECS,
+                 help="solo speech a segment needs to be re-assigned on its own")
   a = p.parse_args()
+  linking.SEGMENT_SECS = a.segment_secs
   logging.basicConfig(level=logging.INFO, format="%(message)s")
   d = diarize.Diarizer.pretrained(a.model) if a.model is None or "pretrained" in a.model \
       else diarize.Diarizer.from_workdir(a.model)
@@ -48,18 +55,21 @@ def main():
   refs = {f"long{i:03d}": [(s, e, str(w)) for s, e, w in m.segments]
           for i, m in enumerate(mixtures)}
   for th in map(float, a.thresholds.split(",")):
-    hyps, named = {}, []
-    for i, (m, segs, units, enroll) in enumerate(runs):
-      hyps[f"long{i:03d}"] = diarize._join(d.link(segs, units, threshold=th), 0.16)
-      named.append(d.link(segs, units, enroll, threshold=th, enroll_threshold=th))
-    r = der.score_corpus(refs, hyps, collar=0.25)["overall"]
-    counts = scoring.speaker_count_errors(refs, hyps)
-    print(json.dumps({"threshold": th, "der": round(r["der"], 4),
-                      "conf": round(r["confusion"] / r["total"], 4),
-                      "enroll_acc": round(scoring.enrollment_accuracy(mixtures, named, d.sr), 4),
-                      "counts": list(counts.values()),
-                      **{k: round(v, 3) for k, v in scoring.count_summary(counts).items()}}),
-          flush=True)
+    for margin in map(float, a.margins.split(",")):
+      hyps, named = {}, []
+      for i, (m, segs, units, enroll) in enumerate(runs):
+        hyps[f"long{i:03d}"] = diarize._join(d.link(segs, units, threshold=th, margin=margin),
+                                             0.16)
+        named.append(d.link(segs, units, enroll, threshold=th, enroll_threshold=th,
+                            margin=margin))
+      r = der.score_corpus(refs, hyps, collar=0.25)["overall"]
+      counts = scoring.speaker_count_errors(refs, hyps)
+      print(json.dumps({"threshold": th, "margin": margin, "segment_secs": a.segment_secs,
+                        "der": round(r["der"], 4), "conf": round(r["confusion"] / r["total"], 4),
+                        "enroll_acc": round(scoring.enrollment_accuracy(mixtures, named, d.sr), 4),
+                        "counts": list(counts.values()),
+                        **{k: round(v, 3) for k, v in scoring.count_summary(counts).items()}}),
+            flush=True)
 
 
 if __name__ == "__main__":
