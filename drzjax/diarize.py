@@ -107,9 +107,9 @@ class _SpeechTrack:
   speech. Otherwise data/neural_vad.Stream runs the network's own 10 s windows every 5 s as the
   chunks arrive (`add`), about a third of diarize's time on the shipped model. Measured on
   ami-dev against the reference's speech (MODEL.md, "Who is who"): the decoder's chunks 93.9%,
-  plus a window across each chunk boundary 94.4%, the standalone windows 94.5% (95.9% at the
-  1 s grid offset chosen on these files; 92.0-95.1% at nine others); on conversations of real
-  test voices the DER is the same within 0.3 points."""
+  plus a window across each chunk boundary 94.4%, the standalone windows 94.4% on average over
+  ten grid offsets (95.9% at the 1 s offset chosen on these files, 92.0-95.1% at the nine
+  others); on conversations of real test voices the DER is the same within 0.3 points."""
 
   def __init__(self, sample_rate, from_decoder):
     self.sr = sample_rate
