@@ -395,9 +395,8 @@ def decode(params, model, wave, *, mode="greedy", beam=1, length_penalty=0.6, te
                      f"frontend is {model.cfg.frontend!r}")
   fn = compiled(model, mode, beam if mode == "beam" else 1, max_len, bool(return_speech))
   out = fn(_variables(params), wave, rng, knobs, forced, forced_len)
-  if return_speech:
-    *out, speech = out
-    out = out if mode == "beam" else out[0]
+  if return_speech:  # the loops return their usual output with P(speech) last
+    out, speech = (out[:-1] if mode == "beam" else out[0]), out[-1]
   if mode == "beam":
     seqs, scores = np.asarray(out[0]), np.asarray(out[1])
     result = (seqs[:, 0], seqs, scores) if return_scores else seqs[:, 0]

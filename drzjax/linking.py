@@ -48,6 +48,8 @@ MIN_SHARE = 0.03
 # 1 s, 10.0 / 4.3 / 9.6% at 0.5 s, 9.8 / 3.9 / 9.5% at 0.3 s (margins 0-0.1 alike).
 SEGMENT_SECS = MIN_CLIP_SECS
 REFINE_MARGIN = 0.1
+ANCHOR_SECS = 8.0   # the weight of an enrolled voice's centroid, as seconds of speech
+ANCHOR_CHUNK = -1   # the chunk all anchors are in: no chunk of the file
 
 
 @dataclasses.dataclass
@@ -152,7 +154,7 @@ def cluster(units, threshold=THRESHOLD, num_speakers=0, min_speakers=0, max_spea
   found clusters: each joins the most similar cluster it may join afterwards (a new one only
   when it may join none). Units without an embedding join the largest cluster they may join.
   Last, a cluster of one chunk holding under `min_share` of the file's solo speech joins the
-  cluster most similar to it. Units of chunk -1 are enrolled voices (`anchors`): they share a
+  cluster most similar to it. Units of ANCHOR_CHUNK are enrolled voices (`anchors`): they share a
   chunk, so two merge only when very alike, and a cluster of anchors alone is not counted as a
   speaker.
   """
@@ -175,7 +177,7 @@ def cluster(units, threshold=THRESHOLD, num_speakers=0, min_speakers=0, max_spea
     return bool(chunks[a] & chunks[b])
 
   def speakers():  # clusters of the file's letters (an enrolled voice's anchor alone is none)
-    return sum(any(units[i].chunk >= 0 for i in c) for c in clusters)
+    return sum(any(units[i].chunk != ANCHOR_CHUNK for i in c) for c in clusters)
 
   while speakers() > max(1, target_min):
     best, pair = -np.inf, None
@@ -224,7 +226,8 @@ def cluster(units, threshold=THRESHOLD, num_speakers=0, min_speakers=0, max_spea
   for c in range(len(clusters)):
     members = clusters[c]
     if (speakers() > max(1, target_min) and members and len(chunks[c]) == 1
-        and -1 not in chunks[c] and sum(units[i].secs for i in members) < min_share * total):
+        and ANCHOR_CHUNK not in chunks[c]
+        and sum(units[i].secs for i in members) < min_share * total):
       others = [o for o in range(len(clusters)) if o != c and clusters[o]]
       if others:
         o = max(others, key=lambda o: float(cents[o] @ cents[c]))
@@ -272,16 +275,14 @@ def name_clusters(units, labels, enrolled, threshold=ENROLL_THRESHOLD):
   return out
 
 
-ANCHOR_SECS = 8.0   # the weight of an enrolled voice's centroid, as seconds of speech
-
-
 def anchors(enrolled):
-  """{name: centroid} -> one Unit per enrolled voice, all in chunk -1 (so two of them merge only
+  """{name: centroid} -> one Unit per enrolled voice, all in ANCHOR_CHUNK (so two merge only
   when very alike), for `cluster`. Letters then gather round the voices they sound like, which
   named more of the speech than naming the clusters afterwards (`name_clusters` alone): on
   2-minute conversations of 3 test voices 80.8 / 85.9 / 76.9% -> 81.3 / 87.1 / 78.6% (espeak,
   LibriSpeech, speechocean; MODEL.md)."""
-  return [Unit(-1, ("enrolled", n), ("enrolled", n), e, ANCHOR_SECS) for n, e in enrolled.items()]
+  return [Unit(ANCHOR_CHUNK, ("enrolled", n), ("enrolled", n), e, ANCHOR_SECS)
+          for n, e in enrolled.items()]
 
 
 def name_anchored(units, labels, enrolled, threshold=ENROLL_THRESHOLD):
@@ -290,12 +291,12 @@ def name_anchored(units, labels, enrolled, threshold=ENROLL_THRESHOLD):
   out, chunks = {}, {}
   for u, c in zip(units, labels):
     chunks.setdefault(c, set()).add(u.chunk)
-    if u.chunk < 0 and c not in out:
+    if u.chunk == ANCHOR_CHUNK and c not in out:
       out[c] = u.key[1]
   taken = {}
   for c, n in out.items():
-    taken[n] = taken.get(n, set()) | (chunks[c] - {-1})
-  real = [i for i, u in enumerate(units) if u.chunk >= 0]
+    taken[n] = taken.get(n, set()) | (chunks[c] - {ANCHOR_CHUNK})
+  real = [i for i, u in enumerate(units) if u.chunk != ANCHOR_CHUNK]
   rest = name_clusters([units[i] for i in real], [labels[i] for i in real], enrolled, threshold)
   for c, n in rest.items():
     if c not in out and not (chunks[c] & taken.get(n, set())):
