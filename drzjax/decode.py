@@ -310,6 +310,12 @@ def compiled(model, mode, beam, max_len, speech=False):
       model, v, wave, rng, knobs, f, fl, mode, max_len, speech))
 
 
+@functools.lru_cache(maxsize=1)
+def _unused_key():
+  """The key greedy and beam modes take but do not read (made once: a new key is a dispatch)."""
+  return jax.random.PRNGKey(0)
+
+
 def _variables(params):
   return params if "params" in params else {"params": params}
 
@@ -318,14 +324,17 @@ def _prepare(model, wave, *, num_speakers, min_speakers, max_speakers, forced, f
              max_len, min_len):
   """Checks and pads the inputs; -> (wave, knobs-without-sampling, forced, forced_len, max_len)."""
   cfg = model.cfg
-  wave = jnp.asarray(wave, jnp.float32)
+  # Host numpy until the jitted call: each jnp op here was a dispatch of its own (~1.5 ms of a
+  # 26 ms chunk decode; BENCHMARKS.md).
+  wave = np.asarray(wave, np.float32)
   if wave.ndim != 2:
     raise ValueError(f"wave must be (batch, samples), got shape {wave.shape}")
   if wave.shape[1] > cfg.num_samples:
     raise ValueError(f"wave has {wave.shape[1]} samples; the model reads at most "
                      f"{cfg.num_samples} ({cfg.max_secs} s) per chunk")
   # The cache positions assume a full chunk: a short one is padded with silence.
-  wave = jnp.pad(wave, ((0, 0), (0, cfg.num_samples - wave.shape[1])))
+  if wave.shape[1] < cfg.num_samples:
+    wave = np.pad(wave, ((0, 0), (0, cfg.num_samples - wave.shape[1])))
   b, slots = wave.shape[0], cfg.speaker_slots
   max_len = int(max_len or cfg.max_label_len)
   if max_len < 1:
@@ -350,9 +359,9 @@ def _prepare(model, wave, *, num_speakers, min_speakers, max_speakers, forced, f
     raise ValueError("forced_len exceeds the forced tokens or max_len")
   # One shape (B, max_len) whatever the prompt, so a new prompt length does not recompile.
   forced = np.pad(forced[:, :max_len], ((0, 0), (0, max(0, max_len - forced.shape[1]))))
-  knobs = {"min_spk": jnp.int32(min_speakers), "max_spk": jnp.int32(max_speakers),
-           "min_len": jnp.int32(min_len)}
-  return wave, knobs, jnp.asarray(forced), jnp.asarray(forced_len), max_len
+  knobs = {"min_spk": np.int32(min_speakers), "max_spk": np.int32(max_speakers),
+           "min_len": np.int32(min_len)}
+  return wave, knobs, forced, forced_len, max_len
 
 
 def decode(params, model, wave, *, mode="greedy", beam=1, length_penalty=0.6, temperature=1.0,
@@ -383,13 +392,13 @@ def decode(params, model, wave, *, mode="greedy", beam=1, length_penalty=0.6, te
       model, wave, num_speakers=num_speakers, min_speakers=min_speakers,
       max_speakers=max_speakers, forced=forced, forced_len=forced_len, max_len=max_len,
       min_len=min_len)
-  knobs.update(temperature=jnp.float32(temperature), top_k=jnp.int32(top_k),
-               top_p=jnp.float32(top_p), alpha=jnp.float32(length_penalty),
-               early_stop=jnp.bool_(True))
+  knobs.update(temperature=np.float32(temperature), top_k=np.int32(top_k),
+               top_p=np.float32(top_p), alpha=np.float32(length_penalty),
+               early_stop=np.bool_(True))
   if rng is None:
     if mode == "sample":
       raise ValueError("sampling needs an rng key")
-    rng = jax.random.PRNGKey(0)
+    rng = _unused_key()
   if return_speech and "seg" not in model.cfg.nets:
     raise ValueError(f"return_speech needs the segmentation front end; this model's "
                      f"frontend is {model.cfg.frontend!r}")

@@ -19,6 +19,7 @@ Python:
   result = d("call.wav", enroll={"alice": ["alice1.wav", "alice2.wav"], "bob": "bob.wav"})
 """
 import argparse
+import bisect
 import dataclasses
 import logging
 import math
@@ -186,14 +187,21 @@ def fill_speech(segments, speech, min_secs=0.1):
   is added to a file where the decoder heard nobody."""
   if not segments:
     return segments
+  # Sorted, disjoint: the pieces near a stretch are found by bisection, and the nearest speaker
+  # by numpy, so hours of audio stay linear (first-minimum ties as `min` over the list).
   covered = intervals.merge((s, e) for s, e, _ in segments)
+  cover_starts, cover_ends = [s for s, _ in covered], [e for _, e in covered]
+  starts_ = np.array([t[0] for t in segments])
+  ends_ = np.array([t[1] for t in segments])
   out = list(segments)
   for a, b in speech:
-    for x, y in intervals.subtract((a, b), covered):
+    i = bisect.bisect_right(cover_ends, a)
+    j = bisect.bisect_left(cover_starts, b, lo=i)
+    for x, y in intervals.subtract((a, b), covered[i:j]):
       if y - x >= min_secs:
         mid = (x + y) / 2
-        near = min(segments, key=lambda t: max(t[0] - mid, mid - t[1], 0.0))
-        out.append((x, y, near[2]))
+        near = int(np.argmin(np.maximum(np.maximum(starts_ - mid, mid - ends_), 0.0)))
+        out.append((x, y, segments[near][2]))
   return sorted(out, key=lambda x: (x[0], x[1], str(x[2])))
 
 

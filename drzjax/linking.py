@@ -141,6 +141,67 @@ def _unit_centroid(units, members):
   return v / max(np.linalg.norm(v), 1e-12)
 
 
+def _merge_seeds(units, clusters, chunks, threshold, target_min, target_max,
+                 same_chunk_threshold):
+  """`cluster`'s agglomerative merges of the seed clusters -> (clusters, chunks), in order.
+
+  The cluster-pair similarities and chunk clashes live in (k, k) arrays with each row's best
+  partner, updated for the merged pair only: the loop over all pairs in Python took 26 s for an
+  hour of audio (746 units) and grew with the cube of its length (bench/clustering.py). The
+  pair merged is the first most similar allowed one in row-major order, as that loop picked."""
+  k = len(clusters)
+  cents = np.stack([_unit_centroid(units, c) for c in clusters])
+  sim = cents @ cents.T
+  ids = {c: j for j, c in enumerate(sorted({c for cs in chunks for c in cs}))}
+  member = np.zeros((k, len(ids)), np.float32)
+  for a, cs in enumerate(chunks):
+    member[a, [ids[c] for c in cs]] = 1.0
+  clash = (member @ member.T) > 0
+  of_file = np.array([any(units[i].chunk != ANCHOR_CHUNK for i in c) for c in clusters])
+  alive = np.ones(k, bool)
+  idx = np.arange(k)
+  # score[a, b]: the similarity of a mergeable pair a < b, else -inf; each row's first maximum
+  # is kept, so the pair picked (the first row holding the largest, its first column) is the
+  # first maximum in row-major order. A merge rewrites row and column a and empties b: O(k)
+  # work per merge, beside the rows whose best partner was a or b.
+  score = np.where((idx[:, None] < idx[None, :]) & ((sim >= same_chunk_threshold) | ~clash),
+                   sim, -np.inf)
+  best = np.argmax(score, axis=1)
+  best_sim = score[idx, best]
+
+  def rescan(rows):
+    best[rows] = np.argmax(score[rows], axis=1)
+    best_sim[rows] = score[rows, best[rows]]
+
+  speakers = int(of_file.sum())
+  while speakers > max(1, target_min):
+    a = int(np.argmax(best_sim))
+    b = int(best[a])
+    if best_sim[a] == -np.inf or (
+        sim[a, b] < threshold and not (target_max and speakers > target_max)):
+      break
+    speakers -= int(of_file[a] and of_file[b])
+    clusters[a] += clusters[b]
+    chunks[a] |= chunks[b]
+    alive[b] = False
+    of_file[a] |= of_file[b]
+    clash[a] |= clash[b]
+    clash[:, a] = clash[a]
+    cents[a] = _unit_centroid(units, clusters[a])
+    sim[a] = sim[:, a] = cents @ cents[a]
+    allowed = alive & ((sim[a] >= same_chunk_threshold) | ~clash[a])
+    score[b], score[:, b], best_sim[b] = -np.inf, -np.inf, -np.inf
+    score[a] = np.where(allowed & (idx > a), sim[a], -np.inf)
+    score[:, a] = column = np.where(allowed & (idx < a), sim[a], -np.inf)
+    stale = alive & ((best == a) | (best == b))
+    stale[a] = True
+    better = alive & ~stale & ((column > best_sim) | ((column == best_sim) & (best > a)))
+    best[better], best_sim[better] = a, column[better]
+    rescan(np.flatnonzero(stale))
+  keep = np.flatnonzero(alive)
+  return [clusters[a] for a in keep], [chunks[a] for a in keep]
+
+
 def cluster(units, threshold=THRESHOLD, num_speakers=0, min_speakers=0, max_speakers=0,
             same_chunk_threshold=SAME_CHUNK_THRESHOLD, min_share=MIN_SHARE):
   """Agglomerative clustering of units -> one cluster index per unit (0, 1, ... in order of
@@ -171,28 +232,13 @@ def cluster(units, threshold=THRESHOLD, num_speakers=0, min_speakers=0, max_spea
     groups.setdefault(units[i].group, []).append(i)
   clusters = list(groups.values())
   chunks = [{units[i].chunk for i in c} for c in clusters]
+  clusters, chunks = _merge_seeds(units, clusters, chunks, threshold, target_min, target_max,
+                                  same_chunk_threshold)
   cents = [_unit_centroid(units, c) for c in clusters]
-
-  def clash(a, b):
-    return bool(chunks[a] & chunks[b])
 
   def speakers():  # clusters of the file's letters (an enrolled voice's anchor alone is none)
     return sum(any(units[i].chunk != ANCHOR_CHUNK for i in c) for c in clusters)
 
-  while speakers() > max(1, target_min):
-    best, pair = -np.inf, None
-    for a in range(len(clusters)):
-      for b in range(a + 1, len(clusters)):
-        sim = float(cents[a] @ cents[b])
-        if sim > best and (sim >= same_chunk_threshold or not clash(a, b)):
-          best, pair = sim, (a, b)
-    if pair is None or (best < threshold and not (target_max and speakers() > target_max)):
-      break
-    a, b = pair
-    clusters[a] += clusters.pop(b)
-    chunks[a] |= chunks.pop(b)
-    cents.pop(b)
-    cents[a] = _unit_centroid(units, clusters[a])
   label = {}
   for c, members in enumerate(clusters):
     for i in members:

@@ -106,6 +106,58 @@ def test_speaker_counts_bound_the_clustering(voices):
   assert len(set(linking.cluster(one_voice, min_speakers=2))) == 2
 
 
+def _merge_by_pairs(units, clusters, chunks, threshold, target_min, target_max, same_chunk):
+  """The seed merges written as the plain loop over cluster pairs (what linking._merge_seeds
+  does with similarity arrays): the first most similar allowed pair, while it may merge."""
+  cents = [linking._unit_centroid(units, c) for c in clusters]
+  def speakers():
+    return sum(any(units[i].chunk != linking.ANCHOR_CHUNK for i in c) for c in clusters)
+  while speakers() > max(1, target_min):
+    best, pair = -np.inf, None
+    for a in range(len(clusters)):
+      for b in range(a + 1, len(clusters)):
+        sim = float(cents[a] @ cents[b])
+        if sim > best and (sim >= same_chunk or not chunks[a] & chunks[b]):
+          best, pair = sim, (a, b)
+    if pair is None or (best < threshold and not (target_max and speakers() > target_max)):
+      break
+    a, b = pair
+    clusters[a] += clusters.pop(b)
+    chunks[a] |= chunks.pop(b)
+    cents.pop(b)
+    cents[a] = linking._unit_centroid(units, clusters[a])
+  return clusters, chunks
+
+
+@pytest.mark.parametrize("noise", [0.5, 2.0])
+def test_vectorised_merges_equal_the_loop_over_pairs(noise):
+  """linking._merge_seeds (similarity arrays, updated per merge: linear-ish in file length)
+  makes exactly the merges of the loop over all pairs, with chunk clashes, anchors and speaker
+  counts; and an hour of audio's worth of letters clusters in well under a second."""
+  import time
+  rng = np.random.default_rng(3)
+  voices = [unit_vec(rng.standard_normal(192)) for _ in range(8)]
+  for trial in range(12):
+    plan = [list(rng.choice(8, size=rng.integers(1, 4), replace=False)) for _ in range(30)]
+    units = units_of(voices, plan, noise=noise, seed=trial)
+    if trial % 3 == 0:   # two enrolled voices: units of the anchors' chunk
+      units += linking.anchors({"x": voices[0], "y": voices[5]})
+    counts = [(0, 0), (3, 0), (0, 5), (10, 0)][trial % 4]
+    for same_chunk in (0.7, 0.2):
+      def seeds():
+        return [[i] for i in range(len(units))], [{u.chunk} for u in units]
+      want = _merge_by_pairs(units, *seeds(), 0.4, counts[0], counts[1], same_chunk)
+      got = linking._merge_seeds(units, *seeds(), 0.4, counts[0], counts[1], same_chunk)
+      assert got == want, (trial, same_chunk)
+  hour = units_of(voices, [list(rng.choice(8, size=rng.integers(1, 4), replace=False))
+                           for _ in range(360)], noise=noise)
+  t = time.perf_counter()
+  labels = linking.cluster(hour)
+  print(f"cluster: {len(hour)} units (an hour of 10 s chunks) in {time.perf_counter() - t:.3f} s")
+  assert time.perf_counter() - t < 5.0   # the loop over pairs took ~24 s (BENCHMARKS.md)
+  assert len(set(labels)) >= 8
+
+
 def test_short_letters_join_the_nearest_speaker_without_founding_one(voices):
   units = units_of(voices, [[0, 1], [1, 0], [2]])
   units[-1].secs = 0.5  # voice 2, heard too briefly to be a speaker of its own
@@ -211,6 +263,31 @@ def test_fill_speech_gives_uncovered_speech_to_the_nearest_speaker():
   assert got == [(0.5, 1.0, "A"), (1.0, 3.0, "A"), (3.0, 3.5, "A"), (5.0, 6.0, "B"),
                  (6.0, 8.0, "B"), (8.0, 9.0, "B"), (12.0, 13.0, "B")]
   assert diarize.fill_speech([], speech) == []  # the decoder heard nobody: nothing invented
+
+
+def test_fill_speech_equals_the_plain_nearest_segment_rule():
+  """fill_speech's bisection and numpy search give what the plain rule gives on random
+  timelines: every uncovered stretch of speech to the first segment nearest its middle."""
+  from drzjax import diarize
+  from drzjax import intervals
+  def plain(segments, speech, min_secs=0.1):
+    covered = intervals.merge((s, e) for s, e, _ in segments)
+    out = list(segments)
+    for a, b in speech:
+      for x, y in intervals.subtract((a, b), covered):
+        if y - x >= min_secs:
+          mid = (x + y) / 2
+          out.append((x, y, min(segments, key=lambda t: max(t[0] - mid, mid - t[1], 0.0))[2]))
+    return sorted(out, key=lambda x: (x[0], x[1], str(x[2])))
+  rng = np.random.default_rng(0)
+  for _ in range(200):
+    segs = []
+    for _ in range(rng.integers(1, 30)):
+      s = round(float(rng.uniform(0, 60)), 2)
+      segs.append((s, s + round(float(rng.uniform(0.05, 5)), 2), "ABC"[rng.integers(3)]))
+    speech = intervals.merge((round(float(x), 2), round(float(x + rng.uniform(0.1, 8)), 2))
+                             for x in rng.uniform(0, 60, rng.integers(0, 20)))
+    assert diarize.fill_speech(segs, speech) == plain(segs, speech)
 
 
 def test_streamed_speech_regions_match_the_whole_file():
