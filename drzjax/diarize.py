@@ -272,13 +272,18 @@ class Diarizer:
     model = model_lib.DiarizationTransformer(model_lib.ModelConfig.from_config(config))
     d = cls(model, jax.tree.map(jnp.asarray, params), config)
     d.step = meta.get("step", 0)
-    logging.info("loaded the shipped %s model from %s (step %d)", config.variant, path, d.step)
+    logging.info("loaded the %s %s model from %s (step %d)",
+                 "shipped" if path == export.DEFAULT_DIR else "exported", config.variant, path,
+                 d.step)
     return d
 
   @classmethod
   def load(cls, workdir=None):
-    """A training run's newest checkpoint, or the shipped model when workdir is None."""
-    return cls.pretrained() if workdir is None else cls.from_workdir(workdir)
+    """A training run's newest checkpoint, an exported model (a directory holding params.npz,
+    `python -m drzjax.export`), or the shipped model when workdir is None."""
+    if workdir is None or os.path.isfile(os.path.join(workdir, "params.npz")):
+      return cls.pretrained(workdir)
+    return cls.from_workdir(workdir)
 
   def _speech_from_decoder(self):
     """Whether the decoder's pass gives the filling its speech probabilities (_SpeechTrack)."""
@@ -507,7 +512,8 @@ def parse_args(argv):
       formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("files", nargs="+", help="audio files (any rate/channels; resampled, downmixed)")
   p.add_argument("--workdir", default=None,
-                 help="training run to load (newest checkpoint); default: the model shipped in "
+                 help="training run to load (newest checkpoint) or an exported model "
+                      "(python -m drzjax.export); default: the model shipped in "
                       "drzjax/pretrained/base (see MODEL.md)")
   p.add_argument("--decoder", choices=DECODERS, default="tokens",
                  help="tokens: the transformer writes start/end/speaker tokens (default); "

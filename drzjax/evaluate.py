@@ -57,8 +57,9 @@ def parse_args(argv):
   g.add_argument("--json", metavar="FILE", help="also write the scores as JSON to FILE")
   m = p.add_argument_group("diarize-then-score mode")
   m.add_argument("--workdir", metavar="DIR",
-                 help="training run whose model diarizes (default with --data: the model "
-                      "shipped in drzjax/pretrained/base, see MODEL.md)")
+                 help="training run (newest checkpoint) or exported model that diarizes "
+                      "(default with --data: the model shipped in drzjax/pretrained/base, see "
+                      "MODEL.md)")
   m.add_argument("--decoder", choices=("tokens", "frames"), default="tokens",
                  help="tokens (the transformer's start/end/speaker tokens) or frames (the "
                       "frame head's speaker activity)")

@@ -365,6 +365,10 @@ def test_export_round_trip(tiny_run, tmp_path):
     np.testing.assert_array_equal(flat_a[k], np.asarray(flat_b[k]))
   wave = harmonic_voice(np.random.default_rng(11), 150.0, 3 * SR)
   assert a(wave).segments == b(wave).segments
+  # --workdir (Diarizer.load) takes the export too, and still a run directory.
+  c = diarize.Diarizer.load(str(tmp_path / "m"))
+  assert c.step == a.step and c(wave).segments == a(wave).segments
+  assert diarize.Diarizer.load(tiny_run).step == a.step
 
 
 def test_cli_bad_inputs_are_reported_before_the_model_loads(tmp_path):
