@@ -319,6 +319,16 @@ def test_the_decoder_returns_its_front_ends_speech_probability(diarizer):
   assert prob.shape == own.shape and np.abs(prob - own).max() < 1e-4
   assert prob[:, :100].max() > 0.9   # speech at the start, silence in the padding
   assert prob[:, -100:].max() < 0.2
+  # Beam search returns the same probabilities beside its usual (best, n-best, scores).
+  (best, seqs, scores), beam_prob = decode.decode(
+      diarizer.params, diarizer.model, chunk[None], mode="beam", beam=2, return_scores=True,
+      return_speech=True)
+  want = decode.decode(diarizer.params, diarizer.model, chunk[None], mode="beam", beam=2,
+                       return_scores=True)
+  np.testing.assert_array_equal(best, want[0])
+  np.testing.assert_array_equal(seqs, want[1])
+  np.testing.assert_allclose(scores, want[2], rtol=1e-6)
+  np.testing.assert_allclose(beam_prob, prob, atol=1e-6)
   import dataclasses
   mel_only = type(diarizer.model)(dataclasses.replace(diarizer.model.cfg, frontend="mel"))
   with pytest.raises(ValueError, match="segmentation front end"):
