@@ -42,7 +42,8 @@ def timeline(minutes):
 
 
 def main(argv=None):
-  p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  p = argparse.ArgumentParser(prog="python -m bench.clustering",
+                              description=__doc__.split("\n\n")[0])
   p.add_argument("--minutes", default="10,30,60,120",
                  help="comma-separated recording lengths to time")
   args = p.parse_args(argv)
