@@ -158,6 +158,23 @@ def test_vectorised_merges_equal_the_loop_over_pairs(noise):
   assert len(set(labels)) >= 8
 
 
+def test_reassign_moves_a_letter_to_its_voice_unless_its_chunk_is_there(voices):
+  """k-means rounds after the merges: a letter of voice 1 left in voice 0's cluster moves to
+  voice 1's; not into a cluster holding another letter of its chunk; anchors and a cluster's
+  only letter stay."""
+  units = units_of(voices, [[0], [0], [1], [1], [0], [2]], noise=0.2)
+  units[4].emb = unit_vec(voices[1] + 0.2 * voices[0])   # voice 1 in chunk 4, labelled with 0
+  labels = linking.reassign(units, [0, 0, 1, 1, 0, 2])
+  assert labels == [0, 0, 1, 1, 1, 2]
+  blocked = units + [linking.Unit(4, (4, 1), (4, 1), voices[1], 3.0)]  # voice 1 speaks in chunk 4
+  assert linking.reassign(blocked, [0, 0, 1, 1, 0, 2, 1])[4] == 0
+  lone = units_of(voices, [[0], [0], [1]], noise=0.2)
+  lone[2].emb = voices[0]                                 # alone in its cluster: stays
+  assert linking.reassign(lone, [0, 0, 1]) == [0, 0, 1]
+  anchored = units[:4] + linking.anchors({"x": voices[1]})
+  assert linking.reassign(anchored, [0, 0, 1, 1, 0])[4] == 0
+
+
 def test_short_letters_join_the_nearest_speaker_without_founding_one(voices):
   units = units_of(voices, [[0, 1], [1, 0], [2]])
   units[-1].secs = 0.5  # voice 2, heard too briefly to be a speaker of its own
