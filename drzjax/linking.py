@@ -11,6 +11,7 @@ The pieces are plain functions on numpy arrays, so diarize.py stays a loop over 
   labels = cluster(units + anchors(enrolled), threshold, num_speakers, min_speakers, max_speakers)
   names = name_anchored(units + anchors(enrolled), labels, enrolled)
 """
+import collections
 import dataclasses
 
 import numpy as np
@@ -219,9 +220,10 @@ def reassign(units, labels, rounds=UNIT_ROUNDS):
   for u in units:
     group_size[u.group] = group_size.get(u.group, 0) + 1
   for _ in range(rounds):
-    members = {}
+    members, chunks = {}, {}
     for i, c in enumerate(labels):
       members.setdefault(c, []).append(i)
+      chunks.setdefault(c, collections.Counter())[units[i].chunk] += 1
     cents = {c: _unit_centroid(units, [i for i in m if units[i].emb is not None])
              for c, m in members.items() if any(units[i].emb is not None for i in m)}
     moved = False
@@ -232,13 +234,15 @@ def reassign(units, labels, rounds=UNIT_ROUNDS):
         continue
       best, best_sim = None, float(cents[c] @ u.emb) if c in cents else -1.0
       for o, v in cents.items():
-        if o != c and not any(units[j].chunk == u.chunk for j in members[o]):
+        if o != c and not chunks[o][u.chunk]:
           sim = float(v @ u.emb)
           if sim > best_sim:
             best, best_sim = o, sim
       if best is not None:
         members[c].remove(i)
         members[best].append(i)
+        chunks[c][u.chunk] -= 1
+        chunks[best][u.chunk] += 1
         labels[i] = best
         moved = True
     if not moved:
