@@ -191,8 +191,8 @@ def fill_speech(segments, speech, min_secs=0.1):
   # by numpy, so hours of audio stay linear (first-minimum ties as `min` over the list).
   covered = intervals.merge((s, e) for s, e, _ in segments)
   cover_starts, cover_ends = [s for s, _ in covered], [e for _, e in covered]
-  starts_ = np.array([t[0] for t in segments])
-  ends_ = np.array([t[1] for t in segments])
+  seg_starts = np.array([t[0] for t in segments])
+  seg_ends = np.array([t[1] for t in segments])
   out = list(segments)
   for a, b in speech:
     i = bisect.bisect_right(cover_ends, a)
@@ -200,7 +200,7 @@ def fill_speech(segments, speech, min_secs=0.1):
     for x, y in intervals.subtract((a, b), covered[i:j]):
       if y - x >= min_secs:
         mid = (x + y) / 2
-        near = int(np.argmin(np.maximum(np.maximum(starts_ - mid, mid - ends_), 0.0)))
+        near = int(np.argmin(np.maximum(np.maximum(seg_starts - mid, mid - seg_ends), 0.0)))
         out.append((x, y, segments[near][2]))
   return sorted(out, key=lambda x: (x[0], x[1], str(x[2])))
 

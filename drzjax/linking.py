@@ -150,7 +150,8 @@ def _unit_centroid(units, members):
 
 def _merge_seeds(units, clusters, chunks, threshold, target_min, target_max,
                  same_chunk_threshold):
-  """`cluster`'s agglomerative merges of the seed clusters -> (clusters, chunks), in order.
+  """`cluster`'s agglomerative merges of the seed clusters -> (clusters, chunks, centroids), in
+  order.
 
   The cluster-pair similarities and chunk clashes live in (k, k) arrays with each row's best
   partner, updated for the merged pair only: the loop over all pairs in Python took 26 s for an
@@ -206,7 +207,7 @@ def _merge_seeds(units, clusters, chunks, threshold, target_min, target_max,
     best[better], best_sim[better] = a, column[better]
     rescan(np.flatnonzero(stale))
   keep = np.flatnonzero(alive)
-  return [clusters[a] for a in keep], [chunks[a] for a in keep]
+  return [clusters[a] for a in keep], [chunks[a] for a in keep], [cents[a] for a in keep]
 
 
 def reassign(units, labels, rounds=UNIT_ROUNDS):
@@ -216,9 +217,7 @@ def reassign(units, labels, rounds=UNIT_ROUNDS):
   moves. Enrolled anchors, letters alone in their cluster and letters of a group of several
   (a prompt name) stay."""
   labels = list(labels)
-  group_size = {}
-  for u in units:
-    group_size[u.group] = group_size.get(u.group, 0) + 1
+  group_size = collections.Counter(u.group for u in units)
   for _ in range(rounds):
     members, chunks = {}, {}
     for i, c in enumerate(labels):
@@ -281,9 +280,8 @@ def cluster(units, threshold=THRESHOLD, num_speakers=0, min_speakers=0, max_spea
     groups.setdefault(units[i].group, []).append(i)
   clusters = list(groups.values())
   chunks = [{units[i].chunk for i in c} for c in clusters]
-  clusters, chunks = _merge_seeds(units, clusters, chunks, threshold, target_min, target_max,
-                                  same_chunk_threshold)
-  cents = [_unit_centroid(units, c) for c in clusters]
+  clusters, chunks, cents = _merge_seeds(units, clusters, chunks, threshold, target_min,
+                                         target_max, same_chunk_threshold)
 
   def speakers():  # clusters of the file's letters (an enrolled voice's anchor alone is none)
     return sum(any(units[i].chunk != ANCHOR_CHUNK for i in c) for c in clusters)

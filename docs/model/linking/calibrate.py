@@ -38,8 +38,7 @@ def main():
   a = p.parse_args()
   linking.SEGMENT_SECS = a.segment_secs
   logging.basicConfig(level=logging.INFO, format="%(message)s")
-  d = diarize.Diarizer.pretrained(a.model) if a.model is None or "pretrained" in a.model \
-      else diarize.Diarizer.from_workdir(a.model)
+  d = diarize.Diarizer.load(a.model)
   config = d.config
   if a.mix_speakers:
     config.data.num_speakers = a.mix_speakers

@@ -44,8 +44,7 @@ def main(argv=None):
   sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "tests"))
   import test_silence  # noqa: PLC0415
   t0 = time.time()
-  is_export = os.path.exists(os.path.join(a.model, "params.npz"))
-  d = diarize.Diarizer.pretrained(a.model) if is_export else diarize.Diarizer.from_workdir(a.model)
+  d = diarize.Diarizer.load(a.model)
   out = {"model": a.model, "step": d.step, "frontend": d.model.cfg.frontend}
   if a.ami:
     refs = rttm.collect_rttm(a.ami)

@@ -15,10 +15,10 @@ def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   p.add_argument("--ls-bank", required=True, help="bank built from train-clean-100 (val split)")
   p.add_argument("--num", type=int, default=100)
-  p.add_argument("models", nargs="+", help="export directories")
+  p.add_argument("models", nargs="+", help="export directories or training runs")
   a = p.parse_args(argv)
   for model in a.models:
-    d = diarize.Diarizer.pretrained(model)
+    d = diarize.Diarizer.load(model)
     row = {}
     for name, path in (("espeak_val", None), ("ls_val", a.ls_bank)):
       mixtures, _ = scoring.heldout_mixtures(d.config, a.num, bank_path=path, split="val")
