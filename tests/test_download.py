@@ -42,8 +42,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       self.send_response(200)
     self.send_header("Content-Length", str(len(body)))
     self.end_headers()
-    self.wfile.write(body)
+    # Counted before the write: the client can finish reading before this thread runs again.
     srv.sent += len(body)
+    self.wfile.write(body)
 
   def log_message(self, *args):
     pass
