@@ -40,15 +40,26 @@ SAME_CHUNK_THRESHOLD = 0.7
 # A speaker heard in one chunk only, with under this share of the file's speech, is taken for
 # such a split and joins the most similar speaker.
 MIN_SHARE = 0.03
-# A segment with this much solo speech is embedded on its own, and moves to another speaker
-# when it is closer to that speaker's centroid than to its own by REFINE_MARGIN: the decoder's
-# letters within a chunk join voices (given each segment's true voice, 2-minute conversations
-# of LibriSpeech test voices would score 3.6% DER; each letter's majority voice, 13.6%).
-# Calibrated on training voices (docs/model/linking/calibrate.py --segment-secs): 2-minute
-# conversations of espeak / LibriSpeech / speechocean train voices, DER 10.7 / 7.0 / 11.5% at
-# 1 s, 10.0 / 4.3 / 9.6% at 0.5 s, 9.8 / 3.9 / 9.5% at 0.3 s (margins 0-0.1 alike).
+# A segment with this much solo speech is embedded on its own and goes to the speaker whose
+# centroid is nearest: the decoder's letters within a chunk join voices (given each segment's
+# true voice, 2-minute conversations of LibriSpeech test voices would score 3.6% DER; each
+# letter's majority voice, 13.6%). Calibrated on training voices (docs/model/linking/
+# calibrate.py --segment-secs): 2-minute conversations of espeak / LibriSpeech / speechocean
+# train voices, DER 10.7 / 7.0 / 11.5% at 1 s, 10.0 / 4.3 / 9.6% at 0.5 s, 9.8 / 3.9 / 9.5% at
+# 0.3 s. A segment moves when nearer another centroid than its letter's by REFINE_MARGIN; with
+# the k-means rounds of both kinds (UNIT_ROUNDS, SEGMENT_ROUNDS), 0 beats 0.1 on the same
+# training voices (fifth session: 4.98 / 5.43 / 11.93 -> 4.61 / 5.51 / 9.76%).
 SEGMENT_SECS = MIN_CLIP_SECS
-REFINE_MARGIN = 0.1
+REFINE_MARGIN = 0.0
+# Then k-means rounds on the segments: centroids recomputed from the segments where they now
+# are (each segment one vote; a letter with no segment embedded votes with its own embedding,
+# weighted by its seconds, as do enrolled anchors), every segment to the nearest, until nothing
+# moves. The first pass's centroids are the letters', and a letter that joins two voices pulls
+# its speaker's centroid towards the other. Training voices (fifth session, MODEL.md), DER
+# without -> with 10 rounds: 2-minute conversations of espeak / LibriSpeech / speechocean
+# 4.61 / 5.51 / 9.76 -> 3.78 / 5.56 / 8.78%; 10-minute meetings of 12 voices 48.5 / 10.3 / 30.3
+# -> 47.4 / 9.5 / 23.5% (1 and 3 rounds fell between).
+SEGMENT_ROUNDS = 10
 # After the merges, k-means rounds on the letters (`reassign`): agglomeration never revisits a
 # merge, and in long meetings a letter joined early to a similar voice stays there. On 10-minute
 # meetings of 12 speechocean *train* voices 37.7 -> 32.6% DER with 2 rounds, 31.4% with 5 (35.3%
@@ -128,10 +139,9 @@ def segment_parts(campp, wave, sr, segs, key, first_index, whole=None):
   return out
 
 
-def refine(units, labels, margin=REFINE_MARGIN):
-  """Segments that sound more like another speaker than their own: {segment index: cluster}
-  for each unit part whose similarity to another cluster's centroid beats its own by margin."""
-  cents = centroids(units, labels)
+def _assign_parts(units, labels, cents, margin):
+  """{segment index: cluster} for each unit part nearer another centroid than its letter's
+  cluster by `margin` (cents: {cluster: unit vector})."""
   out = {}
   for u, c in zip(units, labels):
     for i, e in u.parts:
@@ -140,6 +150,33 @@ def refine(units, labels, margin=REFINE_MARGIN):
       if best != c and sims[best] - sims.get(c, -1.0) >= margin:
         out[i] = best
   return out
+
+
+def _part_centroids(units, labels, moved):
+  """{cluster: unit vector} from the segments where `moved` puts them (one vote each), and the
+  embeddings of units without embedded segments (weighted by their seconds)."""
+  sums = {}
+  for u, c in zip(units, labels):
+    if u.emb is not None and not u.parts:
+      sums[c] = sums.get(c, 0) + max(u.secs, 1e-3) * u.emb
+    for i, e in u.parts:
+      k = moved.get(i, c)
+      sums[k] = sums.get(k, 0) + e
+  return {c: v / max(np.linalg.norm(v), 1e-12) for c, v in sums.items()}
+
+
+def refine(units, labels, margin=REFINE_MARGIN, rounds=SEGMENT_ROUNDS):
+  """Segments that sound more like another speaker than their own: {segment index: cluster}
+  for each unit part whose similarity to another cluster's centroid beats its letter's
+  cluster's by margin; then `rounds` k-means passes with the centroids of the segments where
+  they are (`_part_centroids`), stopping when nothing moves."""
+  moved = _assign_parts(units, labels, centroids(units, labels), margin)
+  for _ in range(rounds):
+    again = _assign_parts(units, labels, _part_centroids(units, labels, moved), margin)
+    if again == moved:
+      break
+    moved = again
+  return moved
 
 
 def _unit_centroid(units, members):

@@ -175,6 +175,30 @@ def test_reassign_moves_a_letter_to_its_voice_unless_its_chunk_is_there(voices):
   assert linking.reassign(anchored, [0, 0, 1, 1, 0])[4] == 0
 
 
+def test_segments_go_to_the_nearest_speaker_in_k_means_rounds(voices):
+  """`refine`: the first pass compares each embedded segment with the letters' centroids; a
+  letter that joined two voices pulls its speaker's centroid towards the other voice, so a
+  segment of that other voice can stay. The rounds recompute centroids from the segments and
+  move it. In the plane of voices 0 and 1 (angles in degrees): speaker 0's letter embeds at 30
+  with segments at 0, 0, 60; speaker 1's at 100 with segments at 95, 95. Letters' centroids 30
+  and 100: the 60 segment stays (30 away against 40). Segments' centroids 19 and 95: it moves
+  (41 against 35), and then stays."""
+  a = voices[0]
+  b = unit_vec(voices[1] - (voices[1] @ a) * a)
+
+  def at(deg):
+    r = np.deg2rad(deg)
+    return np.cos(r) * a + np.sin(r) * b
+
+  units = [linking.Unit(0, (0, 0), (0, 0), at(30), 3.0, [(0, at(0)), (1, at(0)), (2, at(60))]),
+           linking.Unit(1, (1, 0), (1, 0), at(100), 3.0, [(3, at(95)), (4, at(95))])]
+  assert linking.refine(units, [0, 1], margin=0.0, rounds=0) == {}
+  assert linking.refine(units, [0, 1], margin=0.0, rounds=10) == {2: 1}
+  assert linking.refine(units, [0, 1]) == {2: 1}   # the defaults
+  # A margin applies to every round: 60 is only 6 degrees nearer speaker 1's segments.
+  assert linking.refine(units, [0, 1], margin=0.1, rounds=10) == {}
+
+
 def test_short_letters_join_the_nearest_speaker_without_founding_one(voices):
   units = units_of(voices, [[0, 1], [1, 0], [2]])
   units[-1].secs = 0.5  # voice 2, heard too briefly to be a speaker of its own
