@@ -199,6 +199,37 @@ def test_segments_go_to_the_nearest_speaker_in_k_means_rounds(voices):
   assert linking.refine(units, [0, 1], margin=0.1, rounds=10) == {}
 
 
+def similar_voices(n, seed=0):
+  """n voices whose directions share a common part: cosine ~0.5 between any two, above
+  linking.THRESHOLD, as CAM++ hears synthetic or children's voices."""
+  rng = np.random.default_rng(seed)
+  base = unit_vec(rng.standard_normal(192))
+  return [unit_vec(base + unit_vec(rng.standard_normal(192))) for _ in range(n)]
+
+
+def test_the_eigengap_keeps_many_similar_voices_apart():
+  """Eight similar voices, each heard alone in 6 chunks: agglomeration at the threshold merges
+  them (their centroids are ~0.5 alike), the eigengap of the letters' nearest-neighbour graph
+  says 8, and that count is the clustering's floor. Three such voices stay below FLOOR_FROM:
+  the floor does not apply; a count the user gives replaces it, max_speakers caps it."""
+  eight = similar_voices(8)
+  units = units_of(eight, [[v] for v in range(8) for _ in range(6)], noise=0.3)
+  assert linking.eigengap_count(units) == 8
+  truth = [v for v in range(8) for _ in range(6)]
+  assert partition(linking.cluster(units)) == partition(truth)
+  old, linking.FLOOR_FROM = linking.FLOOR_FROM, 100   # the floor off: agglomeration alone
+  try:
+    assert len(set(linking.cluster(units))) < 8
+  finally:
+    linking.FLOOR_FROM = old
+  assert len(set(linking.cluster(units, min_speakers=2))) < 8
+  assert len(set(linking.cluster(units, max_speakers=7))) == 7
+  three = units_of(similar_voices(3, seed=1), [[v] for v in range(3) for _ in range(6)],
+                   noise=0.3)
+  assert linking.eigengap_count(three) == 3
+  assert linking.eigengap_count(three[:2]) == 1   # too few letters to say
+
+
 def test_short_letters_join_the_nearest_speaker_without_founding_one(voices):
   units = units_of(voices, [[0, 1], [1, 0], [2]])
   units[-1].secs = 0.5  # voice 2, heard too briefly to be a speaker of its own
