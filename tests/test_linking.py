@@ -230,6 +230,23 @@ def test_the_eigengap_keeps_many_similar_voices_apart():
   assert linking.eigengap_count(three[:2]) == 1   # too few letters to say
 
 
+def test_sparse_and_dense_eigenvalues_agree():
+  """Long files take ARPACK on the sparse graph instead of every eigenvalue: same values."""
+  rng = np.random.default_rng(0)
+  e = np.stack([unit_vec(v) for v in rng.standard_normal((300, 192))])
+  a = np.maximum(e @ e.T, 0.0)
+  np.fill_diagonal(a, 0.0)
+  kth = np.partition(a, 300 - 8, axis=1)[:, 300 - 8:300 - 7]
+  a = np.where(a >= kth, a, 0.0)
+  a = np.maximum(a, a.T)
+  d = a.sum(1)
+  sym = a / np.sqrt(d[:, None] * d[None, :])
+  dense = linking.top_eigenvalues(sym, 31)
+  sparse = linking.top_eigenvalues(sym, 31, dense_max=100)
+  assert dense[0] > dense[-1]
+  np.testing.assert_allclose(sparse, dense, atol=1e-6)
+
+
 def test_short_letters_join_the_nearest_speaker_without_founding_one(voices):
   units = units_of(voices, [[0, 1], [1, 0], [2]])
   units[-1].secs = 0.5  # voice 2, heard too briefly to be a speaker of its own
