@@ -179,13 +179,13 @@ def _part_centroids(units, labels, moved):
   return {c: v / max(np.linalg.norm(v), 1e-12) for c, v in sums.items()}
 
 
-def refine(units, labels, margin=REFINE_MARGIN, rounds=SEGMENT_ROUNDS):
+def refine(units, labels, margin=REFINE_MARGIN, rounds=None):
   """Segments that sound more like another speaker than their own: {segment index: cluster}
   for each unit part whose similarity to another cluster's centroid beats its letter's
-  cluster's by margin; then `rounds` k-means passes with the centroids of the segments where
-  they are (`_part_centroids`), stopping when nothing moves."""
+  cluster's by margin; then `rounds` (default SEGMENT_ROUNDS) k-means passes with the centroids
+  of the segments where they are (`_part_centroids`), stopping when nothing moves."""
   moved = _assign_parts(units, labels, centroids(units, labels), margin)
-  for _ in range(rounds):
+  for _ in range(SEGMENT_ROUNDS if rounds is None else rounds):
     again = _assign_parts(units, labels, _part_centroids(units, labels, moved), margin)
     if again == moved:
       break

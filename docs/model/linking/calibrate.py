@@ -1,13 +1,20 @@
 """Calibrate linking's similarity thresholds on long conversations of TRAINING voices.
 
-Decodes each conversation once (Diarizer.chunks), then re-links it at every threshold: DER at
-collar 0.25, speaker-count error, and enrollment accuracy (each voice enrolled with 5 s of
-another of its utterances) per threshold. One JSON line per (threshold) on stdout.
+Decodes each conversation once (Diarizer.chunks), then re-links it at every setting and fills
+and joins as diarize does: DER at collar 0.25, speaker-count error, and enrollment accuracy
+(each voice enrolled with 5 s of another of its utterances) per setting. One JSON line per
+(threshold, margin, segment rounds, eigengap floor) on stdout.
 
   PYTHONPATH=. python docs/model/linking/calibrate.py --split=train --num=12 --secs=120
   PYTHONPATH=. python docs/model/linking/calibrate.py --bank=/work/banks/ls-train --split=all
   PYTHONPATH=. python docs/model/linking/calibrate.py --bank=BANK --split=all --secs=600 --voices=12 --num=3
   PYTHONPATH=. python docs/model/linking/calibrate.py --thresholds=0.4 --margins=0,0.05,0.1 --segment-secs=0.5
+  # the fifth session's choices (MODEL.md): 2-minute conversations of 3 training voices, and
+  # 10-minute meetings of 12
+  PYTHONPATH=. python docs/model/linking/calibrate.py --bank=BANK --split=train --num=10 --voices=3 \
+      --thresholds=0.4 --margins=0.1,0 --rounds=0,1,3,10 --floor-from=6,100
+  PYTHONPATH=. python docs/model/linking/calibrate.py --bank=BANK --split=train --num=5 --secs=600 \
+      --voices=12 --thresholds=0.4 --margins=0 --rounds=10 --floor-from=4,6,100
 """
 import argparse
 import json
@@ -35,6 +42,11 @@ def main():
                  help="refine margins to try at each threshold (comma-separated)")
   p.add_argument("--segment-secs", type=float, default=linking.SEGMENT_SECS,
                  help="solo speech a segment needs to be re-assigned on its own")
+  p.add_argument("--rounds", default=str(linking.SEGMENT_ROUNDS),
+                 help="k-means rounds on the segments to try (comma-separated)")
+  p.add_argument("--floor-from", default=str(linking.FLOOR_FROM),
+                 help="eigengap counts from which the count is a floor (comma-separated; a "
+                      "large value turns the floor off)")
   a = p.parse_args()
   linking.SEGMENT_SECS = a.segment_secs
   logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -47,28 +59,38 @@ def main():
   bank = synth.bank()
   runs = []
   for i, m in enumerate(mixtures):
-    segs, units, _, _ = d.chunks(m.audio, linking=a.linking)
+    segs, units, speech, secs = d.chunks(m.audio, linking=a.linking)
     enroll = scoring.enrollment_clips(bank, m, i, d.sr)
-    runs.append((m, segs, units, enroll))
+    runs.append((m, segs, units, speech, secs, enroll))
     logging.info("[%d/%d] decoded, %d units", i + 1, len(mixtures), len(units))
   refs = {f"long{i:03d}": [(s, e, str(w)) for s, e, w in m.segments]
           for i, m in enumerate(mixtures)}
-  for th in map(float, a.thresholds.split(",")):
-    for margin in map(float, a.margins.split(",")):
-      hyps, named = {}, []
-      for i, (m, segs, units, enroll) in enumerate(runs):
-        hyps[f"long{i:03d}"] = diarize._join(d.link(segs, units, threshold=th, margin=margin),
-                                             0.16)
-        named.append(d.link(segs, units, enroll, threshold=th, enroll_threshold=th,
-                            margin=margin))
-      r = der.score_corpus(refs, hyps, collar=0.25)["overall"]
-      counts = scoring.speaker_count_errors(refs, hyps)
-      print(json.dumps({"threshold": th, "margin": margin, "segment_secs": a.segment_secs,
-                        "der": round(r["der"], 4), "conf": round(r["confusion"] / r["total"], 4),
-                        "enroll_acc": round(scoring.enrollment_accuracy(mixtures, named, d.sr), 4),
-                        "counts": list(counts.values()),
-                        **{k: round(v, 3) for k, v in scoring.count_summary(counts).items()}}),
-            flush=True)
+
+  def finish(segments, speech, secs):  # as Diarizer.__call__ does after linking
+    return diarize._join(diarize.clip_segments(diarize.fill_speech(segments, speech), secs),
+                         2 * d.vocab.bin_secs)
+
+  settings = [(th, margin, rounds, floor) for th in map(float, a.thresholds.split(","))
+              for margin in map(float, a.margins.split(","))
+              for rounds in map(int, a.rounds.split(","))
+              for floor in map(int, a.floor_from.split(","))]
+  for th, margin, rounds, floor in settings:
+    linking.SEGMENT_ROUNDS, linking.FLOOR_FROM = rounds, floor
+    hyps, named = {}, []
+    for i, (m, segs, units, speech, secs, enroll) in enumerate(runs):
+      hyps[f"long{i:03d}"] = finish(d.link(segs, units, threshold=th, margin=margin), speech,
+                                    secs)
+      named.append(finish(d.link(segs, units, enroll, threshold=th, enroll_threshold=th,
+                                 margin=margin), speech, secs))
+    r = der.score_corpus(refs, hyps, collar=0.25)["overall"]
+    counts = scoring.speaker_count_errors(refs, hyps)
+    print(json.dumps({"threshold": th, "margin": margin, "segment_secs": a.segment_secs,
+                      "rounds": rounds, "floor_from": floor,
+                      "der": round(r["der"], 4), "conf": round(r["confusion"] / r["total"], 4),
+                      "enroll_acc": round(scoring.enrollment_accuracy(mixtures, named, d.sr), 4),
+                      "counts": list(counts.values()),
+                      **{k: round(v, 3) for k, v in scoring.count_summary(counts).items()}}),
+          flush=True)
 
 
 if __name__ == "__main__":
