@@ -205,7 +205,7 @@ def test_kill9_resume_matches_uninterrupted(reference_run, small_bank, tmp_path)
   deadline = time.time() + 240
   # Kill once checkpoint 4 is complete and a later step has been logged: mid-way, no goodbye.
   # Poll often: the checkpoint directory appears when its write is finalised, and the 8 steps
-  # left can finish within a slower poll (it failed 1 run in 4 with step >= 6 and 0.2 s).
+  # left can finish within a slower poll (with step >= 6 and 0.2 s it failed in 2 of 4 slow runs).
   while time.time() < deadline and p.poll() is None:
     done = os.path.isdir(os.path.join(ckdir, "4")) and os.path.exists(
         os.path.join(wd, "metrics.jsonl")) and max(losses(wd) or {0: 0}) >= 5
