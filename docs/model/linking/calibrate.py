@@ -11,8 +11,8 @@ and joins as diarize does: DER at collar 0.25, speaker-count error, and enrollme
   PYTHONPATH=. python docs/model/linking/calibrate.py --thresholds=0.4 --margins=0,0.05,0.1 --segment-secs=0.5
   # the fifth session's choices (MODEL.md): 2-minute conversations of 3 training voices, and
   # 10-minute meetings of 12
-  PYTHONPATH=. python docs/model/linking/calibrate.py --bank=BANK --split=train --num=10 --voices=3 \
-      --thresholds=0.4 --margins=0.1,0 --rounds=0,1,3,10 --floor-from=6,100
+  PYTHONPATH=. python docs/model/linking/calibrate.py --bank=BANK --split=train --num=10 \
+      --voices=3 --thresholds=0.4 --margins=0.1,0 --rounds=0,1,3,10 --floor-from=6,100
   PYTHONPATH=. python docs/model/linking/calibrate.py --bank=BANK --split=train --num=5 --secs=600 \
       --voices=12 --thresholds=0.4 --margins=0 --rounds=10 --floor-from=4,6,100
 """
