@@ -324,10 +324,14 @@ class Diarizer:
         source, num_speakers, min_speakers, max_speakers, beam, enroll, linking)
     if linking != "prompts":
       segments = self.link(segments, units, enroll, num_speakers, min_speakers, max_speakers)
+    return Diarization(uri, duration, self.finish(segments, speech, duration))
+
+  def finish(self, segments, speech, duration):
+    """File-level segments (after `link`) -> the output's: speech the decoder left unlabelled
+    filled (with `fill`), clipped to the file, a speaker's turns cut by a chunk joined."""
     if self.fill:
       segments = fill_speech(segments, speech)
-    return Diarization(uri, duration,
-                       _join(clip_segments(segments, duration), 2 * self.vocab.bin_secs))
+    return _join(clip_segments(segments, duration), 2 * self.vocab.bin_secs)
 
   def chunks(self, source, num_speakers=0, min_speakers=0, max_speakers=0, beam=1, enroll=(),
              linking="prompts"):

@@ -94,6 +94,11 @@ class Unit:
   parts: list = dataclasses.field(default_factory=list)  # [(segment index, emb)], segment_parts
 
 
+def normalised(v):
+  """v scaled to length 1 (a zero vector stays zero)."""
+  return v / max(np.linalg.norm(v), 1e-12)
+
+
 def solo_regions(segs, key):
   """[(start, end)] where `key` speaks and no other label of `segs` [(s, e, label)] does."""
   mine = sorted((s, e) for s, e, k in segs if k == key)
@@ -130,7 +135,7 @@ def embed(campp, clip, sr):
   if x is None:
     return None
   e = np.asarray(campplus.embed(campp, x[None]))[0].astype(np.float64)
-  return e / max(np.linalg.norm(e), 1e-12)
+  return normalised(e)
 
 
 def segment_parts(campp, wave, sr, segs, key, first_index, whole=None):
@@ -176,7 +181,7 @@ def _part_centroids(units, labels, moved):
     for i, e in u.parts:
       k = moved.get(i, c)
       sums[k] = sums.get(k, 0) + e
-  return {c: v / max(np.linalg.norm(v), 1e-12) for c, v in sums.items()}
+  return {c: normalised(v) for c, v in sums.items()}
 
 
 def refine(units, labels, margin=REFINE_MARGIN, rounds=None):
@@ -196,7 +201,7 @@ def refine(units, labels, margin=REFINE_MARGIN, rounds=None):
 def _unit_centroid(units, members):
   """The speech-weighted mean of the members' embeddings, L2-normalised."""
   v = sum(max(units[i].secs, 1e-3) * units[i].emb for i in members)
-  return v / max(np.linalg.norm(v), 1e-12)
+  return normalised(v)
 
 
 def _merge_seeds(units, clusters, chunks, threshold, target_min, target_max,
@@ -502,4 +507,4 @@ def enrolled_centroids(campp, clips, sr):
       raise ValueError(f"enrollment clip for {name} has under {MIN_CLIP_SECS} s of speech")
     w = min(len(clip) / sr, CLIP_SECS[-1])
     sums[name] = sums.get(name, 0) + w * e
-  return {n: v / max(np.linalg.norm(v), 1e-12) for n, v in sums.items()}
+  return {n: normalised(v) for n, v in sums.items()}

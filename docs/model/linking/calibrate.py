@@ -66,10 +66,6 @@ def main():
   refs = {f"long{i:03d}": [(s, e, str(w)) for s, e, w in m.segments]
           for i, m in enumerate(mixtures)}
 
-  def finish(segments, speech, secs):  # as Diarizer.__call__ does after linking
-    return diarize._join(diarize.clip_segments(diarize.fill_speech(segments, speech), secs),
-                         2 * d.vocab.bin_secs)
-
   settings = [(th, margin, rounds, floor) for th in map(float, a.thresholds.split(","))
               for margin in map(float, a.margins.split(","))
               for rounds in map(int, a.rounds.split(","))
@@ -78,10 +74,10 @@ def main():
     linking.SEGMENT_ROUNDS, linking.FLOOR_FROM = rounds, floor
     hyps, named = {}, []
     for i, (m, segs, units, speech, secs, enroll) in enumerate(runs):
-      hyps[f"long{i:03d}"] = finish(d.link(segs, units, threshold=th, margin=margin), speech,
-                                    secs)
-      named.append(finish(d.link(segs, units, enroll, threshold=th, enroll_threshold=th,
-                                 margin=margin), speech, secs))
+      hyps[f"long{i:03d}"] = d.finish(d.link(segs, units, threshold=th, margin=margin),
+                                      speech, secs)
+      named.append(d.finish(d.link(segs, units, enroll, threshold=th, enroll_threshold=th,
+                                   margin=margin), speech, secs))
     r = der.score_corpus(refs, hyps, collar=0.25)["overall"]
     counts = scoring.speaker_count_errors(refs, hyps)
     print(json.dumps({"threshold": th, "margin": margin, "segment_secs": a.segment_secs,
