@@ -116,17 +116,21 @@ def restore_latest(mngr, abstract_state, data_iter=None, param_shapes=None):
   return None if found is None else (found[0], *found[1])
 
 
-def restore_params(workdir, abstract_params):
-  """-> (step, params) from the newest readable checkpoint of workdir, without optimizer state.
+def restore_params(workdir, abstract_params, step=None):
+  """-> (step, params) from the newest readable checkpoint of workdir (or the one at `step`),
+  without optimizer state.
 
   Falls back to older checkpoints like restore_latest, but leaves unreadable ones in place;
-  raises FileNotFoundError if there is none or none reads.
+  raises FileNotFoundError if there is none or none reads, or no checkpoint at `step`.
   """
   mngr = manager(workdir, create=False)
   steps = sorted(mngr.all_steps(), reverse=True)
   if not steps:
     raise FileNotFoundError(f"{mngr.directory}: no checkpoint to restore (train first: "
                             "python -m drzjax.main --workdir=...)")
+  if step is not None and step not in steps:
+    raise FileNotFoundError(f"{mngr.directory}: no checkpoint at step {step} (kept: "
+                            f"{', '.join(map(str, sorted(steps)))})")
   item = {"params": abstract_params}
 
   def read(step):
@@ -136,6 +140,8 @@ def restore_params(workdir, abstract_params):
         partial_restore=True)))
     return restored["state"]["params"]
 
+  if step is not None:  # one asked-for checkpoint: its own error, no fallback to another
+    return step, read(step)
   found = newest_readable(mngr, read, move_aside=False)
   if found is None:
     raise FileNotFoundError(f"{mngr.directory}: no readable checkpoint among steps {steps} "

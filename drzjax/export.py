@@ -1,6 +1,7 @@
 """The shipped model: a run's parameters only, in one .npz beside its config and provenance.
 
   python -m drzjax.export --workdir=runs/base --out=drzjax/pretrained/base [--note="..."]
+  python -m drzjax.export --workdir=runs/base --out=runs/base_at2000 --step=2000   # a curve's point
 
 writes OUT/params.npz (float32 arrays keyed by their '/'-joined parameter path), OUT/config.json
 (the run's config, its bank reset to the embedded default, its recordings to none) and
@@ -35,11 +36,12 @@ def unflatten(flat):
   return traverse_util.unflatten_dict(flat, sep="/")
 
 
-def export(workdir, out, note=""):
-  """Newest checkpoint of `workdir` -> out/{params.npz, config.json, meta.json}; -> meta."""
+def export(workdir, out, note="", step=None):
+  """Newest checkpoint of `workdir` (or its checkpoint at `step`: a point of a learning curve)
+  -> out/{params.npz, config.json, meta.json}; -> meta."""
   import jax  # noqa: PLC0415
   from drzjax import frontends  # noqa: PLC0415
-  config, model, params, step = runs.load(workdir)
+  config, model, params, step = runs.load(workdir, step)
   flat = flatten(jax.device_get(params))
   os.makedirs(out, exist_ok=True)
   # Frozen pretrained front ends are not copied: load() takes them from drzjax/pretrained/<net>.
@@ -86,12 +88,14 @@ def load(path=DEFAULT_DIR):
 
 def main(argv=None):
   p = argparse.ArgumentParser(prog="python -m drzjax.export", description=__doc__.split("\n\n")[0])
-  p.add_argument("--workdir", required=True, help="training run (its newest checkpoint)")
+  p.add_argument("--workdir", required=True, help="training run (its newest checkpoint, or --step)")
   p.add_argument("--out", default=DEFAULT_DIR, help=f"output directory (default {DEFAULT_DIR})")
   p.add_argument("--note", default="", help="free text kept in meta.json (hardware, recipe)")
+  p.add_argument("--step", type=int, default=None,
+                 help="export the checkpoint at this step instead of the newest")
   args = p.parse_args(argv)
   try:
-    meta = export(args.workdir, args.out, args.note)
+    meta = export(args.workdir, args.out, args.note, args.step)
   except (FileNotFoundError, ValueError) as e:
     sys.exit(f"error: {e}")
   print(f"exported step {meta['step']} ({meta['params'] / 1e6:.2f}M parameters) to {args.out}")

@@ -29,8 +29,9 @@ def read_config(path):
   return ml_collections.ConfigDict(d)
 
 
-def load(workdir):
-  """-> (config, model, params, step) of the newest readable checkpoint of the run `workdir`.
+def load(workdir, step=None):
+  """-> (config, model, params, step) of the newest readable checkpoint of the run `workdir`
+  (or of its checkpoint at `step`).
 
   Raises FileNotFoundError (not a run, no checkpoint), ValueError (unreadable config) or
   checkpoint.CheckpointMismatch.
@@ -49,6 +50,6 @@ def load(workdir):
     raise ValueError(f"{path}: unreadable run config ({e})") from None
   model = model_lib.DiarizationTransformer(model_lib.ModelConfig.from_config(config))
   abstract = nn.meta.unbox(jax.eval_shape(lambda: model_lib.init_params(model, jax.random.key(0))))
-  step, params = ckpt_lib.restore_params(workdir, abstract)
+  step, params = ckpt_lib.restore_params(workdir, abstract, step)
   logging.info("loaded %s model from %s (step %d)", config.variant, workdir, step)
   return config, model, params, step

@@ -349,6 +349,26 @@ def test_cli_enroll_names_the_prompt_voice(tiny_run, tmp_path):
   assert r.returncode != 0 and "expected NAME=clip.wav" in r.stderr
 
 
+def test_export_of_an_earlier_step(tiny_run, tmp_path):
+  """--step exports that checkpoint (a learning curve's point), not the newest; a step with no
+  checkpoint is a one-line error naming the steps kept, and nothing is written."""
+  from drzjax import export  # noqa: PLC0415
+  newest = export.export(tiny_run, str(tmp_path / "new"))
+  meta = export.export(tiny_run, str(tmp_path / "at8"), step=8)
+  assert meta["step"] == 8 < newest["step"]
+  _, p8, m8 = export.load(str(tmp_path / "at8"))
+  _, pn, _ = export.load(str(tmp_path / "new"))
+  assert m8["step"] == 8
+  f8, fn = export.flatten(p8), export.flatten(pn)
+  assert sorted(f8) == sorted(fn) and any(not np.array_equal(f8[k], fn[k]) for k in f8)
+  r = subprocess.run([sys.executable, "-m", "drzjax.export", f"--workdir={tiny_run}",
+                      f"--out={tmp_path / 'at5'}", "--step=5"], cwd=ROOT, env=subprocess_env(),
+                     capture_output=True, text=True, timeout=300)
+  assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+  assert "no checkpoint at step 5 (kept: 4, 8, 12)" in r.stderr, r.stderr
+  assert not (tmp_path / "at5").exists()
+
+
 def test_export_round_trip(tiny_run, tmp_path):
   """drzjax.export writes a run's parameters; Diarizer.pretrained reads back the same arrays,
   config and step, and diarizes identically."""
