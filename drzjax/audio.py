@@ -35,6 +35,11 @@ class AudioInfo:
     return ", ".join(parts)
 
   @property
+  def narrowband(self):
+    """Sampled below the target rate: nothing above sample_rate / 2 (a phone call at 8 kHz)."""
+    return self.sample_rate < self.target_rate
+
+  @property
   def seconds(self):
     return self.frames / self.sample_rate if self.frames >= 0 else float("nan")
 

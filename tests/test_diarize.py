@@ -231,13 +231,20 @@ def test_cli_two_minute_file_silence_and_bad_input(tiny_run, tmp_path):
   long_path = tmp_path / "meeting.wav"
   sf.write(long_path, librosa.resample(stereo.T, orig_sr=SR, target_sr=44100).T, 44100)
   sf.write(tmp_path / "quiet.wav", np.zeros(5 * SR, np.float32), SR)
+  sf.write(tmp_path / "phone.wav", librosa.resample(wave[:4 * SR], orig_sr=SR, target_sr=8000),
+           8000)
   (tmp_path / "notes.wav").write_text("this is not audio")
   out = tmp_path / "out"
   r = _cli(f"--workdir={tiny_run}", str(long_path), str(tmp_path / "quiet.wav"),
-           str(tmp_path / "notes.wav"), f"--out={out}", "--plot", "--max-speakers=3")
+           str(tmp_path / "phone.wav"), str(tmp_path / "notes.wav"), f"--out={out}", "--plot",
+           "--max-speakers=3")
   assert r.returncode == 1, r.stderr
   assert "Traceback" not in r.stderr
   assert "notes.wav" in r.stderr and "resampled 44100->16000" in r.stderr
+  # An 8 kHz file is diarized, with one warning that it is narrowband; the 44.1 kHz one is not.
+  warned = [ln for ln in r.stderr.splitlines() if "narrowband input" in ln]
+  assert len(warned) == 1 and "phone.wav" in warned[0] and "4000 Hz" in warned[0], r.stderr
+  assert (out / "phone.rttm").exists()
   assert "RTF" in r.stderr
   segs = rttm.read_rttm(out / "meeting.rttm").get("meeting", [])
   assert all(0 <= s < e <= 120.0 + 1e-3 for s, e, _ in segs)
