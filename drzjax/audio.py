@@ -84,7 +84,8 @@ def _to_mono(x):
   return x if x.ndim == 1 else x.mean(axis=1, dtype=np.float32)
 
 
-def _resample(x, orig, target):
+def resample(x, orig, target):
+  """float32 x from rate `orig` to `target` (soxr HQ): how files are read, and the telephone effect."""
   if orig == target:
     return x
   import soxr  # what librosa.resample's default soxr_hq calls, without librosa's import cost
@@ -110,7 +111,7 @@ def load_audio_info(path, sample_rate=16000):
       raise AudioError(f"{info.path}: not readable audio ({_sf_reason(e)})") from None
   if x.size == 0:
     raise AudioError(f"{info.path}: empty audio (0 samples)")
-  x = _resample(_to_mono(_finite(x, info.path)), int(sr), sample_rate)
+  x = resample(_to_mono(_finite(x, info.path)), int(sr), sample_rate)
   return np.ascontiguousarray(x, np.float32), info
 
 
@@ -129,7 +130,7 @@ def read_span(path, start, end, sample_rate=16000, file_rate=None):
   try:
     x, _ = soundfile.read(path, start=int(round(start * rate)), stop=int(round(end * rate)),
                           dtype="float32", always_2d=True)
-    x = _resample(_to_mono(_finite(x, path)), int(rate), sample_rate)
+    x = resample(_to_mono(_finite(x, path)), int(rate), sample_rate)
   except (soundfile.LibsndfileError, RuntimeError):  # not seekable by libsndfile: decode whole
     a = int(round(start * sample_rate))
     x = load_audio(path, sample_rate)[a:a + n]

@@ -34,6 +34,7 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
+from drzjax import audio
 from drzjax.data import levels
 from drzjax.data import rooms
 
@@ -279,19 +280,18 @@ def _mu_law(y):
 
 def _telephone(mix, sr):
   """A phone line as an 8 kHz recording delivers it: the 300-3400 Hz band, sampled at 8 kHz,
-  8-bit mu-law, then back to `sr` with the resampler diarize reads files with (audio.py), so
+  8-bit mu-law, then back to `sr` with the resampler diarize reads files with (audio.resample), so
   nothing is left above 4 kHz. Quantising at `sr` instead (the earlier version) spread the
   mu-law noise over the whole band: real 8 kHz files, whose top band is empty, then doubled the
   shipped model's DER on ami-dev (MODEL.md, "Known failures"). float32 throughout: in float64
   this was the costliest effect per use."""
-  import soxr  # noqa: PLC0415 - librosa's resampler, as in audio.py
   sos = scipy.signal.butter(4, [300, 3400], btype="bandpass", fs=sr, output="sos")
   y = scipy.signal.sosfilt(sos.astype(np.float32), mix).astype(np.float32)
   if sr > PHONE_RATE:
-    y = soxr.resample(y, sr, PHONE_RATE, quality="HQ").astype(np.float32)
+    y = audio.resample(y, sr, PHONE_RATE)
   y = _mu_law(y)
   if sr > PHONE_RATE:
-    y = soxr.resample(y, PHONE_RATE, sr, quality="HQ").astype(np.float32)
+    y = audio.resample(y, PHONE_RATE, sr)
     y = np.pad(y, (0, max(0, len(mix) - len(y))))[:len(mix)]
   return y
 

@@ -12,16 +12,16 @@ import argparse
 import json
 
 import numpy as np
-import soxr
 
+from drzjax import audio
 from drzjax import diarize
 from drzjax import scoring
 
 
-def narrowband(audio, rate=16000, phone=8000):
-  """audio through an 8 kHz recording: float32, same length."""
-  nb = soxr.resample(soxr.resample(audio, rate, phone, quality="HQ"), phone, rate, quality="HQ")
-  return np.pad(nb, (0, max(0, len(audio) - len(nb))))[:len(audio)].astype(np.float32)
+def narrowband(x, rate=16000, phone=8000):
+  """x through an 8 kHz recording: float32, same length."""
+  nb = audio.resample(audio.resample(x, rate, phone), phone, rate)
+  return np.pad(nb, (0, max(0, len(x) - len(nb))))[:len(x)].astype(np.float32)
 
 
 def main(argv=None):
