@@ -85,7 +85,7 @@ def _to_mono(x):
 
 
 def resample(x, orig, target):
-  """float32 x from rate `orig` to `target` (soxr HQ): how files are read, and the telephone effect."""
+  """float32 x from rate `orig` to `target` (soxr HQ): reading files, the telephone effect."""
   if orig == target:
     return x
   import soxr  # what librosa.resample's default soxr_hq calls, without librosa's import cost
