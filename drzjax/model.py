@@ -120,17 +120,21 @@ def attention_mask(q_pos, k_pos, prefix_len, bidirectional_prefix):
   return mask
 
 
-def attend(q, k, v, mask, kv_layout):
-  """Softmax attention. q (B, Tq, H, Dh); k, v (B, Tk, H, Dh) ("bkhd") or (B, H, Tk, Dh)
-  ("bhkd"); mask (Tq, Tk) bool. Scores and softmax in float32 whatever the compute dtype.
+def attend(q, k, v, mask):
+  """Softmax attention. q, k, v (B, T, H, Dh); mask (Tq, Tk) bool. Scores and softmax in float32
+  whatever the compute dtype.
 
   Written out rather than jax.nn.dot_product_attention: on CPU it was as fast or faster (figures
-  in BENCHMARKS.md) and it reads the cache in its own layout.
+  in BENCHMARKS.md). Heads are moved in front of time before the two products, and the softmax's
+  normaliser divides the (T, Dh) output instead of the (T, T) probabilities: the same values,
+  and the base train step ~6% faster on XLA:CPU (BENCHMARKS.md, "The train step, eighth session").
   """
-  scores = jnp.einsum(f"bqhd,{kv_layout}->bhqk", q, k, preferred_element_type=jnp.float32)
-  scores = jnp.where(mask[None, None], scores / np.sqrt(q.shape[-1]), jnp.finfo(jnp.float32).min)
-  probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
-  return jnp.einsum(f"bhqk,{kv_layout}->bqhd", probs, v)
+  q, k, v = (a.transpose(0, 2, 1, 3) for a in (q, k, v))
+  s = jnp.einsum("bhqd,bhkd->bhqk", q, k, preferred_element_type=jnp.float32)
+  s = jnp.where(mask[None, None], s / np.sqrt(q.shape[-1]), jnp.finfo(jnp.float32).min)
+  e = jnp.exp(s - jax.lax.stop_gradient(s.max(-1, keepdims=True)))  # the max cancels out
+  y = jnp.einsum("bhqk,bhkd->bhqd", e.astype(v.dtype), v) / e.sum(-1, keepdims=True).astype(v.dtype)
+  return y.transpose(0, 2, 1, 3)
 
 
 def attend_cached(q, k, v, k_cache, v_cache, visible):
@@ -176,6 +180,89 @@ def write_cache(cache, k, v, index):
               v_cache, v.transpose(0, 2, 1, 3).astype(v_cache.dtype), index, axis=2))
 
 
+# A LayerNorm and a Dense with hand-written backward passes. The same parameters (names, shapes,
+# initialisers) and values as flax's nn.LayerNorm / nn.Dense; written out because XLA:CPU ran
+# autodiff's form of their gradients slower: in the LayerNorm's, each scale was broadcast to a
+# full activation in memory; the Dense's input-gradient product ran at half speed. Together
+# ~10% of the base train step (BENCHMARKS.md, "The train step, eighth session").
+LN_EPS = 1e-6  # nn.LayerNorm's
+
+
+@jax.custom_vjp
+def layer_norm(x, scale, bias):
+  """(..., D) -> (..., D) normalised over D, in float32, then scale and bias."""
+  return _layer_norm_fwd(x, scale, bias)[0]
+
+
+def _layer_norm_fwd(x, scale, bias):
+  xf = x.astype(jnp.float32)
+  mean = xf.mean(-1, keepdims=True)
+  var = jnp.maximum(0.0, (xf * xf).mean(-1, keepdims=True) - mean * mean)  # as flax computes it
+  r = jax.lax.rsqrt(var + LN_EPS)
+  n = (xf - mean) * r
+  return (n * scale + bias).astype(x.dtype), (n, r, scale)
+
+
+def _layer_norm_bwd(res, dy):
+  n, r, scale = res
+  dyf = dy.astype(jnp.float32)
+  d = n.shape[-1]
+  # dx = r * (g - mean(g) - n * mean(g * n)) with g = dy * scale; the two means as products with
+  # scale, so no scale-sized broadcast is kept in memory.
+  mean_g = jnp.einsum("...d,d->...", dyf, scale)[..., None] / d
+  mean_gn = jnp.einsum("...d,d->...", dyf * n, scale)[..., None] / d
+  dx = r * (dyf * scale - mean_g - n * mean_gn)
+  return (dx.astype(dy.dtype), jnp.einsum("...d,...d->d", dyf, n),
+          dyf.reshape(-1, d).sum(0))
+
+
+layer_norm.defvjp(_layer_norm_fwd, _layer_norm_bwd)
+
+
+@jax.custom_vjp
+def dense(x, kernel):
+  """x (..., I) @ kernel (I, O)."""
+  return x @ kernel
+
+
+def _dense_bwd(res, dy):
+  x, kernel = res
+  return dy @ kernel.T, jnp.einsum("...i,...o->io", x, dy)
+
+
+dense.defvjp(lambda x, kernel: (x @ kernel, (x, kernel)), _dense_bwd)
+
+
+class LayerNorm(nn.Module):
+  """nn.LayerNorm's parameters and output, with layer_norm's backward."""
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    d = x.shape[-1]
+    scale = self.param("scale", _init(("embed",), nn.initializers.ones), (d,))
+    bias = self.param("bias", _init(("embed",), nn.initializers.zeros), (d,))
+    return layer_norm(x, scale, bias).astype(self.dtype)
+
+
+class Dense(nn.Module):
+  """nn.Dense's parameters and output (kernel (I, O), lecun-normal; bias zeros), with dense's
+  backward. axes: the logical names of the kernel's two dimensions; the bias takes the second."""
+  features: int
+  axes: tuple
+  use_bias: bool = True
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    kernel = self.param("kernel", _init(self.axes), (x.shape[-1], self.features))
+    y = dense(x.astype(self.dtype), kernel.astype(self.dtype))
+    if self.use_bias:
+      y = y + self.param("bias", _init(self.axes[1:], nn.initializers.zeros),
+                         (self.features,)).astype(self.dtype)
+    return y
+
+
 class Block(nn.Module):
   cfg: ModelConfig
 
@@ -191,19 +278,16 @@ class Block(nn.Module):
     cfg = self.cfg
     dt = jnp.dtype(cfg.dtype)
     h, dh = cfg.num_heads, cfg.d_model // cfg.num_heads
-    y = nn.LayerNorm(dtype=dt, name="ln1", scale_init=_init(("embed",), nn.initializers.ones),
-                     bias_init=_init(("embed",), nn.initializers.zeros))(x)
+    y = LayerNorm(dt, name="ln1")(x)
     # Fused qkv with columns ordered (head, q/k/v, dim): sharding the columns over `tensor`
     # splits whole heads.
-    qkv = nn.Dense(3 * cfg.d_model, use_bias=cfg.use_bias, dtype=dt, name="qkv",
-                   kernel_init=_init(("embed", "heads")),
-                   bias_init=_init(("heads",), nn.initializers.zeros))(y)
+    qkv = Dense(3 * cfg.d_model, ("embed", "heads"), cfg.use_bias, dt, name="qkv")(y)
     qkv = qkv.reshape(qkv.shape[:2] + (h, 3, dh))
     q, k, v = qkv[..., 0, :], qkv[..., 1, :], qkv[..., 2, :]
     if cache is None or label_index is None:
       # Training, or the prefill: attend within x. The prefill writes its keys and values to the
       # start of the cache.
-      y = attend(q, k, v, mask, "bkhd")
+      y = attend(q, k, v, mask)
       if cache is not None:
         cache = write_cache(cache, k, v, 0)
     else:
@@ -214,11 +298,10 @@ class Block(nn.Module):
                  kernel_init=_init(("heads", "embed")),
                  bias_init=_init(("embed",), nn.initializers.zeros))(y.reshape(y.shape[:2] + (-1,)))
     x = x + nn.Dropout(cfg.dropout, deterministic=not train)(y)
-    y = nn.LayerNorm(dtype=dt, name="ln2", scale_init=_init(("embed",), nn.initializers.ones),
-                     bias_init=_init(("embed",), nn.initializers.zeros))(x)
-    y = nn.Dense(cfg.mlp_ratio * cfg.d_model, use_bias=cfg.use_bias, dtype=dt, name="mlp_in",
-                 kernel_init=_init(("embed", "mlp")),
-                 bias_init=_init(("mlp",), nn.initializers.zeros))(y)
+    y = LayerNorm(dt, name="ln2")(x)
+    y = Dense(cfg.mlp_ratio * cfg.d_model, ("embed", "mlp"), cfg.use_bias, dt, name="mlp_in")(y)
+    # mlp_out and out stay nn.Dense: the written-out backward made the step slower there
+    # (mlp_out, after the GELU) or changed nothing (out); BENCHMARKS.md.
     y = nn.Dense(cfg.d_model, use_bias=cfg.use_bias, dtype=dt, name="mlp_out",
                  kernel_init=_init(("mlp", "embed")),
                  bias_init=_init(("embed",), nn.initializers.zeros))(nn.gelu(y))
