@@ -233,6 +233,24 @@ def _dense_bwd(res, dy):
 dense.defvjp(lambda x, kernel: (x @ kernel, (x, kernel)), _dense_bwd)
 
 
+_C = float(np.sqrt(2 / np.pi))  # a Python float: weakly typed, keeps bfloat16 bfloat16
+
+
+@jax.custom_vjp
+def gelu(x):
+  """nn.gelu (tanh approximation), with a backward that keeps only x and recomputes tanh: the
+  base train step ~4% faster on XLA:CPU than autodiff's form (BENCHMARKS.md)."""
+  return nn.gelu(x)
+
+
+def _gelu_bwd(x, dy):
+  t = jnp.tanh(_C * (x + 0.044715 * x * x * x))
+  return (dy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _C * (1 + 3 * 0.044715 * x * x)),)
+
+
+gelu.defvjp(lambda x: (nn.gelu(x), x), _gelu_bwd)
+
+
 class LayerNorm(nn.Module):
   """nn.LayerNorm's parameters and output, with layer_norm's backward."""
   dtype: jnp.dtype = jnp.float32
@@ -304,7 +322,7 @@ class Block(nn.Module):
     # (mlp_out, after the GELU) or changed nothing (out); BENCHMARKS.md.
     y = nn.Dense(cfg.d_model, use_bias=cfg.use_bias, dtype=dt, name="mlp_out",
                  kernel_init=_init(("mlp", "embed")),
-                 bias_init=_init(("embed",), nn.initializers.zeros))(nn.gelu(y))
+                 bias_init=_init(("embed",), nn.initializers.zeros))(gelu(y))
     x = x + nn.Dropout(cfg.dropout, deterministic=not train)(y)
     return nn.with_logical_constraint(x, ("batch", "length", "act_embed")), cache
 
@@ -354,8 +372,8 @@ class DiarizationTransformer(nn.Module):
     """(B, num_samples) waveform -> (B, num_audio, D) audio positions incl. position embedding."""
     cfg = self.cfg
     mel = features.log_mel(wave, cfg.sample_rate, cfg.n_fft, cfg.hop, cfg.n_mels)
-    x = nn.gelu(self.conv1(mel.astype(jnp.dtype(cfg.dtype))))
-    x = nn.gelu(self.conv2(x))
+    x = gelu(self.conv1(mel.astype(jnp.dtype(cfg.dtype))))
+    x = gelu(self.conv2(x))
     for n in cfg.nets:
       v = self.net_vars[n]
       v = v if cfg.frontend_trainable else jax.lax.stop_gradient(v)

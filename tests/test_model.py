@@ -80,3 +80,15 @@ def test_attend_equals_dot_product_attention():
                              rtol=1e-5, atol=1e-5)
   for g, r in zip(jax.grad(ours, (0, 1, 2))(q, k, v), jax.grad(reference, (0, 1, 2))(q, k, v)):
     np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype,tol", [(jnp.float32, 1e-5), (jnp.bfloat16, 1e-2)])
+def test_gelu_equals_flax(dtype, tol):
+  x = (3 * jax.random.normal(jax.random.key(1), (1000,))).astype(dtype)
+  np.testing.assert_allclose(np.asarray(model_lib.gelu(x), np.float32),
+                             np.asarray(nn.gelu(x), np.float32), rtol=tol, atol=tol)
+  g = jax.grad(lambda x: model_lib.gelu(x).astype(jnp.float32).sum())(x)
+  r = jax.grad(lambda x: nn.gelu(x).astype(jnp.float32).sum())(x)
+  assert g.dtype == dtype
+  np.testing.assert_allclose(np.asarray(g, np.float32), np.asarray(r, np.float32),
+                             rtol=tol, atol=tol)
