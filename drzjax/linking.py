@@ -344,7 +344,7 @@ def top_eigenvalues(sym, count, dense_max=1000):
 
 
 def cluster(units, threshold=THRESHOLD, num_speakers=0, min_speakers=0, max_speakers=0,
-            same_chunk_threshold=SAME_CHUNK_THRESHOLD, min_share=MIN_SHARE):
+            same_chunk_threshold=SAME_CHUNK_THRESHOLD, min_share=None):
   """Agglomerative clustering of units -> one cluster index per unit (0, 1, ... in order of
   first appearance).
 
@@ -355,8 +355,9 @@ def cluster(units, threshold=THRESHOLD, num_speakers=0, min_speakers=0, max_spea
   only at `same_chunk_threshold` or above. Units with under MIN_SEED_SECS of solo speech do not
   found clusters: each joins the most similar cluster it may join afterwards (a new one only
   when it may join none). Units without an embedding join the largest cluster they may join.
-  Last, a cluster of one chunk holding under `min_share` of the file's solo speech joins the
-  cluster most similar to it, and each letter moves to the centroid it is nearest (`reassign`).
+  Last, a cluster of one chunk holding under `min_share` (default MIN_SHARE) of the file's solo
+  speech joins the cluster most similar to it, and each letter moves to the centroid it is
+  nearest (`reassign`).
   Units of ANCHOR_CHUNK are enrolled voices (`anchors`): they share a
   chunk, so two merge only when very alike, and a cluster of anchors alone is not counted as a
   speaker. Without num_speakers / min_speakers, `eigengap_count`'s count, when at least
@@ -364,6 +365,7 @@ def cluster(units, threshold=THRESHOLD, num_speakers=0, min_speakers=0, max_spea
   """
   if not units:
     return []
+  min_share = MIN_SHARE if min_share is None else min_share
   target_max = num_speakers or max_speakers
   target_min = num_speakers or min_speakers
   if not target_min:  # no count given: the eigengap's, when it says many (FLOOR_FROM)

@@ -15,6 +15,9 @@ and joins as diarize does: DER at collar 0.25, speaker-count error, and enrollme
       --voices=3 --thresholds=0.4 --margins=0.1,0 --rounds=0,1,3,10 --floor-from=6,100
   PYTHONPATH=. python docs/model/linking/calibrate.py --bank=BANK --split=train --num=5 --secs=600 \
       --voices=12 --thresholds=0.4 --margins=0 --rounds=10 --floor-from=4,6,100
+  # the eighth session's: the short voices of 10-minute meetings (MODEL.md)
+  PYTHONPATH=. python docs/model/linking/calibrate.py --bank=BANK --split=train --num=5 --secs=600 \
+      --voices=12 --thresholds=0.4 --min-shares=0.03,0.01,0.003,0 --min-seed-secs=1.5,0.8
 """
 import argparse
 import json
@@ -47,6 +50,11 @@ def main():
   p.add_argument("--floor-from", default=str(linking.FLOOR_FROM),
                  help="eigengap counts from which the count is a floor (comma-separated; a "
                       "large value turns the floor off)")
+  p.add_argument("--min-shares", default=str(linking.MIN_SHARE),
+                 help="shares of the file's speech under which a one-chunk speaker joins the "
+                      "nearest (comma-separated)")
+  p.add_argument("--min-seed-secs", default=str(linking.MIN_SEED_SECS),
+                 help="solo speech a letter needs to found a speaker (comma-separated)")
   a = p.parse_args()
   linking.SEGMENT_SECS = a.segment_secs
   logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -66,12 +74,16 @@ def main():
   refs = {f"long{i:03d}": [(s, e, str(w)) for s, e, w in m.segments]
           for i, m in enumerate(mixtures)}
 
-  settings = [(th, margin, rounds, floor) for th in map(float, a.thresholds.split(","))
+  settings = [(th, margin, rounds, floor, share, seed)
+              for th in map(float, a.thresholds.split(","))
               for margin in map(float, a.margins.split(","))
               for rounds in map(int, a.rounds.split(","))
-              for floor in map(int, a.floor_from.split(","))]
-  for th, margin, rounds, floor in settings:
+              for floor in map(int, a.floor_from.split(","))
+              for share in map(float, a.min_shares.split(","))
+              for seed in map(float, a.min_seed_secs.split(","))]
+  for th, margin, rounds, floor, share, seed in settings:
     linking.SEGMENT_ROUNDS, linking.FLOOR_FROM = rounds, floor
+    linking.MIN_SHARE, linking.MIN_SEED_SECS = share, seed
     hyps, named = {}, []
     for i, (m, segs, units, speech, secs, enroll) in enumerate(runs):
       hyps[f"long{i:03d}"] = d.finish(d.link(segs, units, threshold=th, margin=margin),
@@ -81,7 +93,8 @@ def main():
     r = der.score_corpus(refs, hyps, collar=0.25)["overall"]
     counts = scoring.speaker_count_errors(refs, hyps)
     print(json.dumps({"threshold": th, "margin": margin, "segment_secs": a.segment_secs,
-                      "rounds": rounds, "floor_from": floor,
+                      "rounds": rounds, "floor_from": floor, "min_share": share,
+                      "min_seed_secs": seed,
                       "der": round(r["der"], 4), "conf": round(r["confusion"] / r["total"], 4),
                       "enroll_acc": round(scoring.enrollment_accuracy(mixtures, named, d.sr), 4),
                       "counts": list(counts.values()),
