@@ -184,7 +184,7 @@ def write_cache(cache, k, v, index):
 # initialisers) and values as flax's nn.LayerNorm / nn.Dense; written out because XLA:CPU ran
 # autodiff's form of their gradients slower: in the LayerNorm's, each scale was broadcast to a
 # full activation in memory; the Dense's input-gradient product ran at half speed. Together
-# ~10% of the base train step (BENCHMARKS.md, "The train step, eighth session").
+# ~8% of the base train step (BENCHMARKS.md, "The train step, eighth session").
 LN_EPS = 1e-6  # nn.LayerNorm's
 
 
