@@ -7,7 +7,8 @@ batch and threads, timed side by side.
 
 Needs torch (pip install -r bench/requirements.txt). Both models start from the same drzjax
 initialisation and see bench.train_step.random_batch's batch (config's train.batch_size).
-Timed, after one warm-up call each (compilation excluded):
+Timed, after --warmup calls each (default 3; compilation and the first steps' slower allocations
+excluded):
   train step    drzjax's jitted step (train.py's, 1-device mesh) | the torch step: forward,
                 drzjax's loss (smoothed token CE + frame BCE), backward, clip, fused AdamW
   forward       teacher-forced token + frame logits of the batch, no gradient
@@ -45,6 +46,9 @@ def parse_args(argv):
   p.add_argument("--config", default="configs/base.py:tiny",
                  help="config file and variant, FILE:VARIANT (default configs/base.py:tiny)")
   p.add_argument("--rounds", type=int, default=5, help="timed rounds (>= 5; default 5)")
+  p.add_argument("--warmup", type=int, default=3,
+                 help="untimed calls of each contestant before the rounds (default 3: drzjax's "
+                      "first train steps after compiling ran up to 1.7x slower)")
   p.add_argument("--threads", type=int, default=0,
                  help="threads for both (0: every CPU this process may use)")
   args = p.parse_args(argv)
@@ -87,11 +91,12 @@ def xla_threads():
   return sum("XLAEigen" in n for n in names)
 
 
-def rounds(contestants, n):
-  """{name: [seconds]}: one warm-up call each, then n rounds of one call each, the order
+def rounds(contestants, n, warmup):
+  """{name: [seconds]}: `warmup` untimed calls each, then n rounds of one call each, the order
   reversed every other round."""
   for fn in contestants.values():
-    fn()
+    for _ in range(warmup):
+      fn()
   times = collections.defaultdict(list)
   names = list(contestants)
   for r in range(n):
@@ -184,12 +189,14 @@ def main(argv=None):
     ids["torch recompute"] = tr.generate(tmodel, twave, cache=False, min_len=max_len).numpy()
 
   times = {}
-  times.update(rounds({"train drzjax": jax_train, "train torch": torch_train}, args.rounds))
+  times.update(rounds({"train drzjax": jax_train, "train torch": torch_train}, args.rounds,
+                       args.warmup))
   tr.load_flax(tmodel, export.flatten(params))  # forward and generate: the initial parameters
   times.update(rounds({"forward drzjax": jax_forward, "forward torch": torch_forward},
-                      args.rounds))
+                      args.rounds, args.warmup))
   times.update(rounds({"generate drzjax": jax_generate, "generate torch kv": torch_kv,
-                       "generate torch recompute": torch_recompute}, args.rounds))
+                       "generate torch recompute": torch_recompute}, args.rounds,
+                      args.warmup))
   n_xla = xla_threads()
   peak = max(peak_before, ts.matmul_peak())
   load1 = os.getloadavg()
@@ -213,7 +220,7 @@ def main(argv=None):
         f"{len(os.sched_getaffinity(0))} CPUs), torch {torch.get_num_threads()} "
         f"(torch.set_num_threads); OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
   print(f"load average {load0[0]:.2f} at start, {load1[0]:.2f} at end, on {os.cpu_count()} CPUs; "
-        f"median of {args.rounds} alternating rounds after one warm-up each")
+        f"median of {args.rounds} alternating rounds after {args.warmup} warm-up calls each")
   rows = [("train step", "train drzjax", "train torch", f"batch {b}"),
           ("forward", "forward drzjax", "forward torch", f"batch {b}, token + frame logits"),
           ("generate", "generate drzjax", "generate torch kv",
