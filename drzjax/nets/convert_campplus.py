@@ -28,7 +28,7 @@ class _StateDict:
 
 
 def _mapping(sd):
-  """Yield (flax path, array) for every variable of campplus.CAMPPlus."""
+  """Yield (variable path, array) for every variable campplus.init_shapes names."""
 
   def bn(flax, torch, affine=True):
     if affine:
