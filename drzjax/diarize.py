@@ -264,13 +264,12 @@ class Diarizer:
   def pretrained(cls, path=None):
     """The model shipped in the repo (drzjax/pretrained/base, see MODEL.md), or an export."""
     import jax  # noqa: PLC0415
-    import jax.numpy as jnp  # noqa: PLC0415
     from drzjax import export  # noqa: PLC0415
     from drzjax import model as model_lib  # noqa: PLC0415
     path = path or export.DEFAULT_DIR
     config, params, meta = export.load(path)
     model = model_lib.DiarizationTransformer(model_lib.ModelConfig.from_config(config))
-    d = cls(model, jax.tree.map(jnp.asarray, params), config)
+    d = cls(model, jax.device_put(params), config)  # not jnp.asarray: see convert.load_tree
     d.step = meta.get("step", 0)
     logging.info("loaded the %s %s model from %s (step %d)",
                  "shipped" if path == export.DEFAULT_DIR else "exported", config.variant, path,

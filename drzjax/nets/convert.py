@@ -63,13 +63,15 @@ def load_flat(name):
 
 
 def load_tree(name, expected):
-  """load_flat + check_shapes, as a nested dict of float32 jnp arrays."""
+  """load_flat + check_shapes, as a nested dict of float32 jax arrays."""
   import flax.traverse_util  # noqa: PLC0415
-  import jax.numpy as jnp  # noqa: PLC0415
+  import jax  # noqa: PLC0415
   flat = load_flat(name)
   check_shapes(name, flat, expected)
+  # device_put, not jnp.asarray: outside a trace jnp.asarray runs a small compiled program per
+  # shape, ~14 ms each from the compilation cache at every start (BENCHMARKS.md).
   return flax.traverse_util.unflatten_dict(
-      {k: jnp.asarray(v, jnp.float32) for k, v in flat.items()}, sep="/")
+      jax.device_put({k: np.asarray(v, np.float32) for k, v in flat.items()}), sep="/")
 
 
 def check_shapes(name, flat, expected):
