@@ -98,7 +98,7 @@ def _dense(p, x):
 def _cam_layer(p, s, x, kernel, dilation):
   """One densely connected TDNN layer with context-aware masking: 32 new channels."""
   x = jax.nn.relu(_bn(*_sub(p, s, "bn1"), x))
-  x = x @ p["linear1"]["kernel"][0]  # a 1-wide convolution
+  x = _conv(x, p["linear1"]["kernel"], (1,), ((0, 0),))
   x = jax.nn.relu(_bn(*_sub(p, s, "bn2"), x))
   pad = (kernel - 1) // 2 * dilation
   y = _conv(x, p["linear_local"]["kernel"], (1,), ((pad, pad),), (dilation,))
@@ -118,7 +118,7 @@ def trunk(variables, feats):
     for i in range(1, layers + 1):
       x = jnp.concatenate([x, _cam_layer(*_sub(p, s, f"block{b}_{i}"), x, kernel, dilation)], -1)
     x = jax.nn.relu(_bn(*_sub(p, s, f"transit{b}_bn"), x))
-    x = x @ p[f"transit{b}"]["kernel"][0]
+    x = _conv(x, p[f"transit{b}"]["kernel"], (1,), ((0, 0),))
   return jax.nn.relu(_bn(*_sub(p, s, "out_bn"), x))
 
 
