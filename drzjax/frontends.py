@@ -88,7 +88,6 @@ def speech_probability(variables, seg_frames):
 def abstract_variables(name):
   """The network's variables as ShapeDtypeStructs (for zero-initialising the model's copy)."""
   from drzjax.nets import campplus  # noqa: PLC0415
-  from drzjax.nets import fbank  # noqa: PLC0415
   from drzjax.nets import segmentation  # noqa: PLC0415
   if name == "seg":
     return jax.eval_shape(segmentation.init_params)

@@ -55,7 +55,7 @@ def _conv(x, kernel, strides, padding, dilation=None):
 
 
 def _sub(p, s, name):
-  return p[name], s.get(name, {})
+  return p[name], s[name]
 
 
 def _res_block(p, s, x, stride):
