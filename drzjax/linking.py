@@ -17,7 +17,6 @@ import dataclasses
 import numpy as np
 
 from drzjax import intervals
-from drzjax import whitening
 
 # Embedded clip lengths: a clip is repeated up to the shortest of these that holds it (cut to
 # the last), so a file compiles the embedder for four shapes only and every second of speech is
@@ -33,8 +32,8 @@ MIN_CLIP_SECS = 0.3   # less speech than this (overlapped included) is not embed
 # conversations of 3 LibriSpeech / speechocean train voices 0.35 beats 0.4 a little (DER 7.0 /
 # 11.1% against 7.0 / 11.5%), on 10-minute meetings of 12 speechocean train voices it merges
 # far too much (41.2% against 32.7%; 0.5: 28.5% but +2 to +10 speakers). 0.4 kept.
-THRESHOLD = 0.35
-ENROLL_THRESHOLD = 0.35
+THRESHOLD = 0.4
+ENROLL_THRESHOLD = 0.4
 # The decoder sometimes gives one voice two letters in one chunk (LibriSpeech voices: 3-4 chunks
 # of 12 in some conversations), so two speakers that share a chunk still merge when this alike.
 SAME_CHUNK_THRESHOLD = 0.7
@@ -129,7 +128,7 @@ def fit_clip(clip, sr):
   return np.asarray(clip[:n], np.float32)
 
 
-def raw_embed(campp, clip, sr):
+def embed(campp, clip, sr):
   """A clip -> its L2-normalised CAM++ embedding (192,), or None when it is too short."""
   from drzjax.nets import campplus  # noqa: PLC0415 - jax only when linking
   x = fit_clip(clip, sr)
@@ -137,13 +136,6 @@ def raw_embed(campp, clip, sr):
     return None
   e = np.asarray(campplus.embed(campp, x[None]))[0].astype(np.float64)
   return normalised(e)
-
-
-def embed(campp, clip, sr):
-  """A clip -> the embedding linking compares (192,): CAM++'s, whitened within speakers
-  (whitening.py; the thresholds above are cosines after it), or None when it is too short."""
-  e = raw_embed(campp, clip, sr)
-  return None if e is None else whitening.apply(whitening.load(), e)
 
 
 def segment_parts(campp, wave, sr, segs, key, first_index, whole=None):
